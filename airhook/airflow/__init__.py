@@ -1,0 +1,1 @@
+"""Talking to Airflow's REST API: authentication (:mod:`.auth`) and triggering (:mod:`.client`)."""

@@ -1,0 +1,170 @@
+"""Credentials for Airflow's API, one object per instance.
+
+Each scheme gives request headers and, after a 401, may ``refresh`` once (True = try again).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from typing import Any, Callable, Mapping, Protocol
+
+import urllib3
+
+from ..config import AirflowConfig
+from ..errors import AirflowAuthError, AirflowServerError, AirflowUnavailable, ConfigError
+from .transport import send
+
+#: Refresh a JWT this long before it expires, so a request never carries one that dies in flight.
+EXPIRY_MARGIN = 60.0
+
+
+class Auth(Protocol):
+    def headers(self) -> Mapping[str, str]: ...
+
+    def refresh(self) -> bool: ...
+
+
+class StaticAuth:
+    """``none``, ``basic`` and ``bearer``: a fixed header, nothing to refresh."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = dict(headers)
+
+    def headers(self) -> Mapping[str, str]:
+        return self._headers
+
+    def refresh(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "StaticAuth(<redacted>)"
+
+
+def _jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim, read without verifying (Airflow verifies; we only schedule refreshes)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
+
+
+class AirflowJwtAuth:
+    """Airflow 3: ``POST /auth/token`` with username and password gives a JWT, cached until
+    shortly before it expires and refreshed once when Airflow answers 401."""
+
+    def __init__(self, url: str, username: str, password: str, pool: urllib3.PoolManager,
+                 timeout: float, clock: Callable[[], float] = time.time) -> None:
+        self._url = url.rstrip("/") + "/auth/token"
+        self._body = json.dumps({"username": username, "password": password}).encode()
+        self._pool = pool
+        self._timeout = timeout
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires = 0.0
+        #: how many tokens were fetched (tests and logs)
+        self.fetches = 0
+
+    def __repr__(self) -> str:
+        return "AirflowJwtAuth(<redacted>)"
+
+    def _fetch(self) -> None:
+        reply = send(self._pool, "POST", self._url, timeout=self._timeout, body=self._body,
+                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+        if reply.status in (401, 403):
+            raise AirflowAuthError("Airflow refused the username/password at /auth/token",
+                                   airflow_status=reply.status)
+        if reply.status >= 500:
+            raise AirflowServerError(f"/auth/token answered {reply.status}", airflow_status=reply.status)
+        data = reply.json()
+        token = data.get("access_token") if isinstance(data, dict) else None
+        if reply.status not in (200, 201) or not isinstance(token, str):
+            raise AirflowAuthError(f"/auth/token answered {reply.status} without a token",
+                                   airflow_status=reply.status)
+        self.fetches += 1
+        self._token = token
+        expiry = _jwt_expiry(token)
+        # Unknown expiry: keep it for 10 minutes; a 401 refreshes it anyway.
+        self._expires = (expiry if expiry is not None else self._clock() + 600) - EXPIRY_MARGIN
+
+    def headers(self) -> Mapping[str, str]:
+        with self._lock:
+            if self._token is None or self._clock() >= self._expires:
+                self._fetch()
+            return {"Authorization": f"Bearer {self._token}"}
+
+    def refresh(self) -> bool:
+        with self._lock:
+            self._token = None
+        return True
+
+
+class GoogleAuth:
+    """Cloud Composer: Application Default Credentials (the function's service account) with the
+    cloud-platform scope. One credentials object per instance; its token is refreshed only when it
+    is no longer valid. google-auth is imported on first use, so other targets never pay for it."""
+
+    def __init__(self, scopes: tuple[str, ...], pool: urllib3.PoolManager,
+                 credentials: Any = None) -> None:
+        self._scopes = scopes
+        self._pool = pool
+        self._credentials = credentials
+        self._request: Any = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return "GoogleAuth(<redacted>)"
+
+    def _ensure(self) -> None:
+        import google.auth
+        import google.auth.exceptions
+        from google.auth.transport.urllib3 import Request
+
+        if self._request is None:
+            self._request = Request(self._pool)
+        try:
+            if self._credentials is None:
+                self._credentials, _ = google.auth.default(scopes=list(self._scopes))
+            if not self._credentials.valid:
+                self._credentials.refresh(self._request)
+        except google.auth.exceptions.TransportError as exc:
+            raise AirflowUnavailable(f"Google token endpoint unreachable: {exc}") from None
+        except google.auth.exceptions.GoogleAuthError as exc:
+            raise AirflowAuthError(f"Google credentials failed: {type(exc).__name__}: {exc}") from None
+
+    def headers(self) -> Mapping[str, str]:
+        with self._lock:
+            self._ensure()
+            headers: dict[str, str] = {}
+            self._credentials.apply(headers)
+            return headers
+
+    def refresh(self) -> bool:
+        with self._lock:
+            if self._credentials is None:
+                return False
+            # Force a new token on the next call (e.g. the token was revoked).
+            self._credentials.token = None
+        return True
+
+
+def build_auth(config: AirflowConfig, pool: urllib3.PoolManager) -> Auth:
+    auth = config.auth
+    if auth.type == "none":
+        return StaticAuth({})
+    if auth.type == "basic":
+        pair = f"{auth.username}:{auth.password}".encode("utf-8")
+        return StaticAuth({"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")})
+    if auth.type == "bearer":
+        return StaticAuth({"Authorization": f"Bearer {auth.token}"})
+    if auth.type == "airflow-jwt":
+        assert auth.username is not None and auth.password is not None
+        return AirflowJwtAuth(config.url, auth.username, auth.password, pool, config.timeout)
+    if auth.type == "google":
+        return GoogleAuth(auth.scopes, pool)
+    raise ConfigError(f"airflow.auth.type: unsupported {auth.type!r}")

@@ -1,0 +1,56 @@
+"""Values that flow through the pipeline: the raw inbound request and the verified delivery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+@dataclass(frozen=True)
+class Inbound:
+    """An HTTP request as the verifiers see it: framework-free, headers lower-cased once."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+    query: str = ""
+    url: str = ""
+
+    def header(self, name: str) -> str | None:
+        """The header's value, or None when it is absent or empty (an empty header is no value)."""
+        value = self.headers.get(name)
+        return value if value else None
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased (``application/json``)."""
+        value = self.headers.get("content-type", "")
+        return value.split(";", 1)[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A verified delivery: what routing evaluates.
+
+    ``reply`` is set for handshakes (GitHub ``ping``, Slack ``url_verification``): the receiver
+    answers it with 200 and routes nothing.
+    """
+
+    source: str
+    event: str
+    delivery_id: str
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+    reply: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def document(self) -> dict[str, Any]:
+        """The document JMESPath expressions are evaluated over."""
+        return {
+            "body": self.body,
+            "headers": dict(self.headers),
+            "source": self.source,
+            "event": self.event,
+            "delivery_id": self.delivery_id,
+            **self.extra,
+        }

@@ -1,0 +1,155 @@
+"""The error hierarchy: each error knows its HTTP status and its public message.
+
+Only :func:`airhook.http.to_response` turns an error into a response. ``detail`` is for the log
+(it may name the cause); ``public`` is what the sender sees and never carries a secret, a payload
+or a stack trace.
+"""
+
+from __future__ import annotations
+
+
+class AirhookError(Exception):
+    """Base of every error airhook raises on purpose."""
+
+    status: int = 500
+    code: str = "internal_error"
+    public: str = "internal error"
+    retry_after: int | None = None
+
+    def __init__(self, detail: str = "", *, public: str | None = None) -> None:
+        super().__init__(detail or self.public)
+        self.detail = detail or self.public
+        if public is not None:
+            self.public = public
+
+
+class ConfigError(AirhookError):
+    """The configuration file is invalid. Raised at instance start, never per request."""
+
+    code = "config_error"
+    public = "airhook is misconfigured"
+
+
+# ---------------------------------------------------------------------------- request errors (4xx)
+
+
+class RequestError(AirhookError):
+    status = 400
+    code = "bad_request"
+    public = "bad request"
+
+
+class MethodNotAllowed(RequestError):
+    status = 405
+    code = "method_not_allowed"
+    public = "only POST is accepted"
+
+
+class UnknownSource(RequestError):
+    status = 404
+    code = "unknown_source"
+    public = "no source is configured at this path"
+
+
+class PayloadTooLarge(RequestError):
+    status = 413
+    code = "payload_too_large"
+    public = "request body is too large"
+
+
+class UnsupportedMediaType(RequestError):
+    status = 415
+    code = "unsupported_media_type"
+    public = "unsupported content type"
+
+
+class MalformedRequest(RequestError):
+    """The request is signed correctly but cannot be understood (body, headers)."""
+
+    code = "malformed_request"
+    public = "malformed request"
+
+
+class VerificationError(RequestError):
+    """Any failed verification. Every subclass answers the same public body, so an attacker cannot
+    tell a missing signature from a wrong one; the distinct cause goes to the log only."""
+
+    status = 401
+    code = "unauthorized"
+    public = "signature verification failed"
+
+
+class MissingSignature(VerificationError):
+    pass
+
+
+class BadSignature(VerificationError):
+    pass
+
+
+class TimestampOutOfWindow(VerificationError):
+    pass
+
+
+class RouteError(RequestError):
+    """A route's expression could not be evaluated against this (verified) delivery."""
+
+    status = 422
+    code = "route_error"
+    public = "a route could not be evaluated for this delivery"
+
+
+# ---------------------------------------------------------------------------- Airflow errors (5xx)
+
+
+class AirflowError(AirhookError):
+    """Airflow did not create the run. A retry by the sender is safe: run ids are deterministic."""
+
+    status = 502
+    code = "airflow_error"
+    public = "Airflow did not accept the run"
+    retry_after = 30
+    #: the HTTP status Airflow answered, if it answered at all
+    airflow_status: int | None = None
+
+    def __init__(self, detail: str = "", *, airflow_status: int | None = None,
+                 public: str | None = None) -> None:
+        super().__init__(detail, public=public)
+        self.airflow_status = airflow_status
+
+
+class AirflowUnavailable(AirflowError):
+    """No answer: connection refused, reset, DNS failure or timeout."""
+
+    status = 503
+    code = "airflow_unavailable"
+    public = "Airflow is unavailable; retry later"
+
+
+class AirflowServerError(AirflowError):
+    """Airflow answered 5xx."""
+
+    status = 503
+    code = "airflow_unavailable"
+    public = "Airflow is unavailable; retry later"
+
+
+class AirflowAuthError(AirflowError):
+    """Airflow refused airhook's credentials (401/403), even after one refresh."""
+
+    code = "airflow_auth_failed"
+    public = "Airflow refused airhook's credentials"
+
+
+class DagNotFound(AirflowError):
+    """Airflow does not know the route's DAG: a configuration error, logged loudly."""
+
+    code = "dag_not_found"
+    public = "the route's DAG does not exist in Airflow"
+
+
+class AirflowRejected(AirflowError):
+    """Airflow answered another 4xx (400, 422, ...): the request airhook built was refused."""
+
+    code = "airflow_rejected"
+    public = "Airflow rejected the run"

@@ -1,0 +1,185 @@
+"""The pipeline for one request: find the source, verify, route, trigger, answer, log.
+
+This module is also the one place where errors become HTTP responses (:func:`error_response`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from . import logs
+from .airflow.client import AirflowClient, Outcome
+from .config import Config
+from .delivery import Delivery, Inbound
+from .errors import (AirflowAuthError, AirflowError, AirflowUnavailable, AirhookError, DagNotFound,
+                     MethodNotAllowed, PayloadTooLarge, UnknownSource, VerificationError)
+from .routing import Trigger, route
+
+HEALTH_PATH = "_health"
+
+BodyReader = Callable[[int], bytes]
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def error_response(error: AirhookError, extra: Mapping[str, Any] | None = None) -> Response:
+    """The public answer to ``error``: its status, code and short message; never its detail."""
+    body: dict[str, Any] = {"error": error.code, "message": error.public}
+    if extra:
+        body.update(extra)
+    headers: dict[str, str] = {}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, MethodNotAllowed):
+        headers["Allow"] = "POST"
+    return Response(error.status, body, headers)
+
+
+def _severity(status: int, error: AirhookError | None) -> str:
+    if isinstance(error, (DagNotFound, AirflowAuthError)):
+        return "ERROR"  # a configuration problem someone must fix: make it loud
+    if status >= 500:
+        return "ERROR"
+    if status >= 400:
+        return "WARNING"
+    return "INFO"
+
+
+class Receiver:
+    """One per instance: the config, the Airflow client and the clock."""
+
+    def __init__(self, config: Config, client: AirflowClient | None = None, *,
+                 clock: Callable[[], float] = time.time, log: Callable[..., None] = logs.emit) -> None:
+        self.config = config
+        self.client = client if client is not None else AirflowClient(config.airflow)
+        self.clock = clock
+        self.log = log
+        self._outage_log = logs.Throttle(60.0)
+
+    # -------------------------------------------------------------------------------- entry
+
+    def handle(self, method: str, path: str, headers: Mapping[str, str], read_body: BodyReader,
+               query: str = "", url: str = "") -> Response:
+        """Answer one request. ``headers`` must be lower-cased; ``read_body(limit)`` returns the
+        raw body or raises PayloadTooLarge. Never raises."""
+        started = time.perf_counter()
+        record: dict[str, Any] = {"source": None, "event": None, "delivery_id": None}
+        error: AirhookError | None = None
+        name = path.strip("/")
+        if name == HEALTH_PATH and method in ("GET", "HEAD"):
+            return Response(200, {"status": "ok"})  # touches nothing downstream; not logged
+        try:
+            response = self._handle(method, name, headers, read_body, query, url, record)
+        except AirhookError as exc:
+            error = exc
+            response = error_response(exc, {k: record[k] for k in ("delivery_id", "runs") if record.get(k)})
+        except Exception as exc:  # a bug: answer without a trace, log the type only
+            error = None
+            record["outcome"] = "internal_error"
+            record["reason"] = f"unexpected {type(exc).__name__}"
+            response = Response(500, {"error": "internal_error", "message": "internal error"})
+        self._log(response, error, record, method, started)
+        return response
+
+    def _handle(self, method: str, name: str, headers: Mapping[str, str], read_body: BodyReader,
+                query: str, url: str, record: dict[str, Any]) -> Response:
+        if method != "POST":
+            raise MethodNotAllowed(f"method {method}")
+        source = self.config.sources.get(name)
+        if source is None:
+            raise UnknownSource(f"no source at /{name[:64]}")
+        record["source"] = source.name
+        length = headers.get("content-length")
+        if length and length.isdigit() and int(length) > source.max_body_bytes:
+            # Refuse before reading a byte of it.
+            raise PayloadTooLarge(f"Content-Length {length} > {source.max_body_bytes}")
+        body = read_body(source.max_body_bytes)
+        inbound = Inbound(method=method, path="/" + name, headers=headers, body=body, query=query, url=url)
+        delivery = self._verify(source, inbound)
+        record.update(event=delivery.event, delivery_id=delivery.delivery_id)
+        if delivery.reply is not None:
+            record["outcome"] = "handshake"
+            return Response(200, {"delivery_id": delivery.delivery_id, "event": delivery.event, **delivery.reply})
+        triggers = route(self.config.routes_for(source.name), delivery)
+        record["routes"] = [t.route for t in triggers]
+        record["dag_run_ids"] = [t.dag_run_id for t in triggers]
+        if not triggers:
+            record["outcome"] = "no_route"
+            return Response(200, self._summary(delivery, []))
+        runs = self._trigger_all(triggers, record)
+        record["runs"] = runs
+        statuses = {run["status"] for run in runs}
+        record["outcome"] = "duplicate" if statuses == {"duplicate"} else "queued"
+        return Response(200, self._summary(delivery, runs))
+
+    # -------------------------------------------------------------------------------- stages
+
+    def _verify(self, source: Any, inbound: Inbound) -> Delivery:
+        try:
+            delivery: Delivery = source.verify(inbound, self.clock())
+            return delivery
+        except AirhookError:
+            raise
+        except Exception as exc:
+            # An unexpected failure inside a verifier is still a 401 with the same public body.
+            raise VerificationError(f"verifier raised {type(exc).__name__}") from None
+
+    def _trigger_all(self, triggers: list[Trigger], record: dict[str, Any]) -> list[dict[str, Any]]:
+        """Trigger every matched route. If one fails, the others are still attempted (a retry
+        brings the succeeded ones back as duplicates), except after an outage, which would only
+        make the sender wait for every timeout in turn."""
+        runs: list[dict[str, Any]] = []
+        failure: AirflowError | None = None
+        for trigger in triggers:
+            run: dict[str, Any] = {"route": trigger.route, "dag_id": trigger.dag_id,
+                                   "dag_run_id": trigger.dag_run_id}
+            if isinstance(failure, AirflowUnavailable):
+                run["status"] = "not_attempted"
+            else:
+                try:
+                    outcome: Outcome = self.client.trigger(trigger)
+                    run["status"] = outcome.status
+                    record["airflow_status"] = outcome.airflow_status
+                except AirflowError as exc:
+                    run["status"] = "failed"
+                    record["airflow_status"] = exc.airflow_status
+                    # The most retry-worthy failure decides the answer: 503 beats 502.
+                    if failure is None or exc.status > failure.status:
+                        failure = exc
+            runs.append(run)
+        if failure is not None:
+            record["runs"] = runs
+            raise failure
+        return runs
+
+    @staticmethod
+    def _summary(delivery: Delivery, runs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"delivery_id": delivery.delivery_id, "source": delivery.source,
+                "event": delivery.event, "runs": runs}
+
+    # -------------------------------------------------------------------------------- logging
+
+    def _log(self, response: Response, error: AirhookError | None, record: dict[str, Any],
+             method: str, started: float) -> None:
+        latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        if error is not None:
+            record.setdefault("outcome", "airflow_unavailable" if response.status == 503 else
+                              "airflow_error" if isinstance(error, AirflowError) else "rejected")
+            record["error"] = error.code
+            # During an outage every delivery fails alike: give the cause once a minute.
+            if not isinstance(error, AirflowUnavailable) or self._outage_log.allow(error.code):
+                record["reason"] = error.detail
+        runs = record.pop("runs", None)
+        if runs is not None:
+            record["run_statuses"] = [r["status"] for r in runs]
+        message = (f"{record.get('source') or '-'} {record.get('event') or '-'} "
+                   f"{record.get('delivery_id') or '-'}: {response.status} {record.get('outcome')}")
+        self.log(_severity(response.status, error), message, status=response.status,
+                 latency_ms=latency_ms, method=method, **record)

@@ -1,0 +1,113 @@
+"""Map a verified delivery to zero or more DAG runs.
+
+A route matches when its source is the delivery's, the event is in its allowlist and its ``when``
+expression is truthy. The DAG id is fixed per route: a payload never chooses which DAG runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from jmespath.exceptions import JMESPathError
+
+from .config import RUN_ID_PATTERN, Route
+from .delivery import Delivery
+from .errors import RouteError
+from .expressions import truthy
+
+MAX_RUN_ID = 250
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One DAG run to create."""
+
+    route: str
+    dag_id: str
+    dag_run_id: str
+    conf: dict[str, Any]
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Why a route did or did not match (for logs and ``airhook explain``)."""
+
+    route: str
+    matched: bool
+    reason: str
+
+
+def default_run_id(source: str, route: str, delivery_id: str) -> str:
+    """``airhook__<source>__<route>__<delivery id>``: the same delivery always gives the same run
+    id, so a redelivery is a 409 in Airflow instead of a second run. A delivery id outside
+    Airflow's allowed characters, or one that would make the id too long, is replaced by its
+    hash (hashing rather than stripping characters keeps distinct ids distinct)."""
+    prefix = f"airhook__{source}__{route}__"
+    if not RUN_ID_PATTERN.match(delivery_id) or len(prefix) + len(delivery_id) > MAX_RUN_ID:
+        delivery_id = "h" + hashlib.sha256(delivery_id.encode("utf-8")).hexdigest()[:40]
+    return prefix + delivery_id
+
+
+def decide(route: Route, delivery: Delivery, document: dict[str, Any]) -> Decision:
+    if route.source != delivery.source:
+        return Decision(route.name, False, f"source is {delivery.source!r}, route wants {route.source!r}")
+    if route.events is not None and delivery.event not in route.events:
+        return Decision(route.name, False, f"event {delivery.event!r} not in {sorted(route.events)}")
+    if route.when is not None:
+        try:
+            value = route.when.search(document)
+        except JMESPathError as exc:
+            return Decision(route.name, False, f"'when' could not be evaluated: {exc}")
+        if not truthy(value):
+            return Decision(route.name, False, f"'when' is {json.dumps(value)[:80]}")
+    return Decision(route.name, True, "matched")
+
+
+def _evaluate(route: Route, key: str, expression: Any, document: dict[str, Any]) -> Any:
+    try:
+        return expression.search(document)
+    except JMESPathError as exc:
+        raise RouteError(f"route {route.name}: {key} failed: {exc}",
+                         public=f"route {route.name!r}: {key} could not be evaluated") from None
+
+
+def build_trigger(route: Route, delivery: Delivery, document: dict[str, Any]) -> Trigger:
+    """The run a matched route creates.
+
+    Raises:
+        RouteError: a ``conf``, ``note`` or ``run_id`` expression failed or gave an unusable value.
+    """
+    conf = {key: _evaluate(route, f"conf.{key}", expr, document) for key, expr in route.conf}
+    if route.run_id is not None:
+        run_id = _evaluate(route, "run_id", route.run_id, document)
+        if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id) or len(run_id) > MAX_RUN_ID:
+            raise RouteError(f"route {route.name}: run_id {run_id!r} is not a valid Airflow run id",
+                             public=f"route {route.name!r}: run_id is not a valid Airflow run id")
+    else:
+        run_id = default_run_id(delivery.source, route.name, delivery.delivery_id)
+    if route.note is not None:
+        note = _evaluate(route, "note", route.note, document)
+        note = None if note is None else str(note)
+    else:
+        note = f"airhook: {delivery.source} {delivery.event} delivery {delivery.delivery_id}"
+    return Trigger(route=route.name, dag_id=route.dag_id, dag_run_id=run_id, conf=conf, note=note)
+
+
+def route(routes: Iterable[Route], delivery: Delivery) -> list[Trigger]:
+    """The runs ``delivery`` should create, in route order."""
+    document = delivery.document()
+    return [build_trigger(r, delivery, document) for r in routes if decide(r, delivery, document).matched]
+
+
+def explain(routes: Iterable[Route], delivery: Delivery) -> list[tuple[Decision, Trigger | None]]:
+    """Every route's decision and, for matches, the run it would create."""
+    document = delivery.document()
+    result: list[tuple[Decision, Trigger | None]] = []
+    for r in routes:
+        decision = decide(r, delivery, document)
+        result.append((decision, build_trigger(r, delivery, document) if decision.matched else None))
+    return result
