@@ -35,4 +35,9 @@ def compile_expression(text: Any, where: str) -> Expression:
 
 def truthy(value: Any) -> bool:
     """JMESPath truthiness: false, null, empty string, empty list and empty object are false."""
-    return value not in (None, False, "", [], {})
+    # Not ``value not in (None, False, ...)``: 0 == False in Python, but 0 is true in JMESPath.
+    if value is None or value is False:
+        return False
+    if isinstance(value, (str, list, dict)):
+        return len(value) > 0
+    return True

@@ -1,0 +1,28 @@
+"""Shared fixtures: every test sees a copy of os.environ that it may change freely."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Real GitHub deliveries (octokit/webhooks examples), read-only, next to the project root.
+PAYLOADS = ROOT.parent / "shared" / "payloads" / "github"
+
+
+@pytest.fixture(autouse=True)
+def isolated_environ() -> Iterator[None]:
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def payload(event: str, name: str = "payload.json") -> bytes:
+    """The raw bytes of a real GitHub delivery from ../shared/payloads/github/."""
+    return (PAYLOADS / event / name).read_bytes()

@@ -1,0 +1,198 @@
+"""The pipeline and its one error-to-HTTP mapping, with Airflow's answers given by a scripted
+client (real Airflow answers are covered in tests/integration)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import pytest
+
+from airhook import config
+from airhook.airflow.client import Outcome
+from airhook.errors import (AirflowAuthError, AirflowRejected, AirflowServerError, AirflowUnavailable,
+                            DagNotFound, PayloadTooLarge)
+from airhook.receiver import Receiver, Response
+from airhook.routing import Trigger
+from airhook.senders.github import sign
+from tests.conftest import payload
+
+SECRET = "receiver-test-secret"
+BODY = payload("push", "with-new-branch.payload.json")  # ref: refs/heads/master
+
+CONFIG = config.parse({
+    "airflow": {"url": "http://127.0.0.1:1", "api": "v2"},
+    "sources": {"github": {"type": "github", "secrets": [SECRET], "max_body_bytes": 1_000_000}},
+    "routes": [
+        {"name": "deploy", "source": "github", "events": ["push"], "dag_id": "deploy",
+         "when": "body.ref == 'refs/heads/master'", "conf": {"sha": "body.after"}},
+        {"name": "audit", "source": "github", "events": ["push"], "dag_id": "audit",
+         "conf": {"ref": "body.ref"}},
+    ],
+}, {})
+
+
+class ScriptedClient:
+    """Answers each trigger with the next scripted outcome or error."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.triggers: list[Trigger] = []
+
+    def trigger(self, trigger: Trigger) -> Outcome:
+        self.triggers.append(trigger)
+        answer = self.answers.pop(0) if self.answers else Outcome("queued", 200)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+def call(client: ScriptedClient, *, method: str = "POST", path: str = "/github",
+         body: bytes = BODY, event: str | None = "push", signature: str | None = None,
+         headers: dict[str, str] | None = None,
+         reader: Callable[[int], bytes] | None = None) -> tuple[Response, list[dict[str, Any]]]:
+    logged: list[dict[str, Any]] = []
+    receiver = Receiver(CONFIG, client,  # type: ignore[arg-type]
+                        log=lambda severity, message, **f: logged.append({"severity": severity, **f}))
+    h = {"content-type": "application/json", "x-github-delivery": "d-1",
+         "x-hub-signature-256": signature or sign(SECRET.encode(), body)}
+    if event:
+        h["x-github-event"] = event
+    h.update(headers or {})
+    response = receiver.handle(method, path, h, reader or (lambda limit: body))
+    return response, logged
+
+
+UNAUTHORIZED = {"error": "unauthorized", "message": "signature verification failed"}
+
+
+@pytest.mark.parametrize("kwargs, status, body", [
+    ({"method": "GET"}, 405, {"error": "method_not_allowed", "message": "only POST is accepted"}),
+    ({"method": "PUT"}, 405, None),
+    ({"path": "/gitlab"}, 404, {"error": "unknown_source", "message": "no source is configured at this path"}),
+    ({"path": "/"}, 404, None),
+    ({"signature": "sha256=" + "0" * 64}, 401, UNAUTHORIZED),
+    ({"signature": "garbage"}, 401, UNAUTHORIZED),
+    ({"headers": {"x-hub-signature-256": ""}}, 401, UNAUTHORIZED),
+    ({"event": None}, 400, {"error": "malformed_request", "message": "missing X-GitHub-Event header"}),
+    ({"headers": {"content-type": "text/plain"}}, 415, None),
+    ({"body": b"{oops", "signature": sign(SECRET.encode(), b"{oops")}, 400, None),
+    ({"headers": {"x-github-delivery": "x" * 201}}, 400, None),
+    ({"headers": {"content-length": "1000001"}}, 413, None),
+])
+def test_rejections(kwargs: dict[str, Any], status: int, body: dict[str, str] | None) -> None:
+    client = ScriptedClient()
+    response, logged = call(client, **kwargs)
+    assert response.status == status
+    if body is not None:
+        assert response.body == body
+    assert client.triggers == []
+    assert len(logged) == 1 and logged[0]["severity"] == "WARNING"
+
+
+def test_trailing_slash_is_the_same_source() -> None:
+    assert call(ScriptedClient(), path="/github/")[0].status == 200
+
+
+def test_405_names_the_allowed_method() -> None:
+    assert call(ScriptedClient(), method="GET")[0].headers["Allow"] == "POST"
+
+
+def test_oversized_body_is_refused_before_it_is_read() -> None:
+    def reader(limit: int) -> bytes:
+        raise AssertionError("body must not be read")
+    assert call(ScriptedClient(), headers={"content-length": str(10**9)}, reader=reader)[0].status == 413
+
+
+def test_body_over_the_limit_without_content_length() -> None:
+    def reader(limit: int) -> bytes:
+        assert limit == 1_000_000
+        raise PayloadTooLarge("chunked body too large")
+    assert call(ScriptedClient(), reader=reader)[0].status == 413
+
+
+def test_verifier_crash_is_a_plain_401(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = CONFIG.sources["github"]
+    monkeypatch.setattr(type(source), "verify", lambda self, inbound, now: 1 / 0)
+    response, logged = call(ScriptedClient())
+    assert (response.status, response.body) == (401, UNAUTHORIZED)
+    assert logged[0]["reason"] == "verifier raised ZeroDivisionError"
+
+
+def test_matched_routes_are_triggered() -> None:
+    client = ScriptedClient(Outcome("queued", 200), Outcome("duplicate", 409))
+    response, logged = call(client)
+    sha = json.loads(BODY)["after"]
+    assert response.status == 200
+    assert response.body == {"delivery_id": "d-1", "source": "github", "event": "push", "runs": [
+        {"route": "deploy", "dag_id": "deploy", "dag_run_id": "airhook__github__deploy__d-1", "status": "queued"},
+        {"route": "audit", "dag_id": "audit", "dag_run_id": "airhook__github__audit__d-1", "status": "duplicate"},
+    ]}
+    assert client.triggers[0].conf == {"sha": sha}
+    [line] = logged
+    assert line["severity"] == "INFO" and line["outcome"] == "queued"
+    assert line["dag_run_ids"] == ["airhook__github__deploy__d-1", "airhook__github__audit__d-1"]
+
+
+def test_all_duplicates_is_a_duplicate_outcome() -> None:
+    response, logged = call(ScriptedClient(Outcome("duplicate", 409), Outcome("duplicate", 409)))
+    assert response.status == 200 and logged[0]["outcome"] == "duplicate"
+
+
+def test_ping_triggers_nothing() -> None:
+    client = ScriptedClient()
+    response, _ = call(client, event="ping", body=payload("ping"))
+    assert response.status == 200 and response.body["message"] == "pong" and client.triggers == []
+
+
+def test_no_matching_route_is_a_200_with_no_runs() -> None:
+    client = ScriptedClient()
+    response, logged = call(client, event="issues")
+    assert (response.status, response.body["runs"]) == (200, []) and logged[0]["outcome"] == "no_route"
+
+
+@pytest.mark.parametrize("answers, status, code, statuses, severity", [
+    ([AirflowUnavailable("refused")], 503, "airflow_unavailable", ["failed", "not_attempted"], "ERROR"),
+    ([AirflowServerError("500", airflow_status=500)], 503, "airflow_unavailable", ["failed", "queued"], "ERROR"),
+    ([DagNotFound("no dag", airflow_status=404)], 502, "dag_not_found", ["failed", "queued"], "ERROR"),
+    ([AirflowAuthError("403", airflow_status=403)], 502, "airflow_auth_failed", ["failed", "queued"], "ERROR"),
+    ([AirflowRejected("422", airflow_status=422)], 502, "airflow_rejected", ["failed", "queued"], "ERROR"),
+    ([Outcome("queued", 200), DagNotFound("no dag")], 502, "dag_not_found", ["queued", "failed"], "ERROR"),
+    ([DagNotFound("no dag"), AirflowUnavailable("x")], 503, "airflow_unavailable", ["failed", "failed"], "ERROR"),
+])
+def test_airflow_failures(answers: list[Any], status: int, code: str, statuses: list[str], severity: str) -> None:
+    response, logged = call(ScriptedClient(*answers))
+    assert response.status == status and response.body["error"] == code
+    assert [run["status"] for run in response.body["runs"]] == statuses
+    assert response.headers["Retry-After"]
+    assert logged[0]["severity"] == severity and logged[0]["run_statuses"] == statuses
+
+
+def test_outage_cause_is_logged_once_a_minute() -> None:
+    receiver_logs: list[dict[str, Any]] = []
+    receiver = Receiver(CONFIG, ScriptedClient(*[AirflowUnavailable("refused")] * 3),  # type: ignore[arg-type]
+                        log=lambda severity, message, **f: receiver_logs.append(f))
+    headers = {"content-type": "application/json", "x-github-event": "push",
+               "x-hub-signature-256": sign(SECRET.encode(), BODY)}
+    for _ in range(3):
+        assert receiver.handle("POST", "/github", headers, lambda limit: BODY).status == 503
+    assert ["reason" in line for line in receiver_logs] == [True, False, False]
+
+
+def test_unexpected_error_is_a_bare_500() -> None:
+    response, logged = call(ScriptedClient(KeyError("boom")))
+    assert response.status == 500 and response.body == {"error": "internal_error", "message": "internal error"}
+    assert logged[0]["reason"] == "unexpected KeyError"
+
+
+def test_health_touches_nothing() -> None:
+    client = ScriptedClient()
+    response, logged = call(client, method="GET", path="/_health")
+    assert response.status == 200 and logged == [] and client.triggers == []
+
+
+def test_logs_never_hold_the_secret_or_the_payload() -> None:
+    for kwargs in ({}, {"signature": "sha256=" + "0" * 64}, {"event": None}):
+        _, logged = call(ScriptedClient(AirflowRejected("422")), **kwargs)
+        text = json.dumps(logged)
+        assert SECRET not in text and json.loads(BODY)["after"] not in text
