@@ -68,7 +68,7 @@ PASSWORD = "admin"
 HOST = "127.0.0.1"
 
 # Bump when the recipe below changes, so existing cached venvs are rebuilt rather than trusted.
-_RECIPE = 1
+_RECIPE = 2
 _MARKER = ".airhook-complete.json"
 
 Db = Literal["postgres", "sqlite"]
@@ -194,7 +194,7 @@ def _build_once(
 
 def _run_logged(cmd: Sequence[str], *, env: Mapping[str, str] | None, deadline: float,
                 log_path: Path, what: str, error: type[LocalAirflowError] = InstallError,
-                cwd: Path | None = None) -> None:
+                cwd: Path | None = None, popen_kwargs: Mapping[str, Any] | None = None) -> None:
     """Run ``cmd`` to completion with its output appended to ``log_path``; raise ``error`` with the
     tail of that log if it fails or outlives ``deadline`` (time.monotonic())."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -203,7 +203,7 @@ def _run_logged(cmd: Sequence[str], *, env: Mapping[str, str] | None, deadline: 
         out.flush()
         proc = subprocess.Popen(list(cmd), env=None if env is None else dict(env), cwd=cwd,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, **dict(popen_kwargs or {}))
         try:
             rc = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -280,8 +280,12 @@ def ensure_venv(version: str, *, cache: Path | None = None,
         # console script must still work afterwards (Airflow 2 runs tasks as `airflow tasks run`).
         _run_logged([str(uv), "venv", "--quiet", "--relocatable", "--python", sys.executable,
                      str(tmp)], env=env, deadline=deadline, log_path=install_log, what="uv venv")
-        _run_logged([str(uv), "pip", "install", "--python", str(tmp / "bin" / "python"),
-                     *spec["requirements"]], env=env, deadline=deadline, log_path=install_log,
+        # --compile-bytecode: the dev environment sets PYTHONDONTWRITEBYTECODE, so without .pyc
+        # files every Airflow process (and, on 2.x, every task) recompiles Airflow on import:
+        # ~3 s instead of ~1 s per `airflow` command.
+        _run_logged([str(uv), "pip", "install", "--compile-bytecode", "--python",
+                     str(tmp / "bin" / "python"), *spec["requirements"]], env=env,
+                    deadline=deadline, log_path=install_log,
                     what=f"installing apache-airflow=={version}")
         # Read the installed version from metadata: importing airflow would create ~/airflow.
         probe = subprocess.run(
@@ -372,13 +376,21 @@ def _wait_gone(proc: subprocess.Popen[Any], targets: set[tuple[int, int]], wait:
         time.sleep(0.1)
 
 
-def _kill_tree(proc: subprocess.Popen[Any], grace: float = STOP_GRACE) -> None:
-    """SIGTERM ``proc``'s process group (and escaped descendants), wait up to ``grace`` seconds,
-    then SIGKILL whatever is left. ``proc`` must have been started with start_new_session=True."""
+def _kill_tree(proc: subprocess.Popen[Any], grace: float = STOP_GRACE,
+               sig: int = signal.SIGTERM, leader_only: bool = False) -> None:
+    """Send ``sig`` to ``proc``'s process group and its descendants (only to ``proc`` itself with
+    ``leader_only``, for servers that manage their children, like postgres), wait up to ``grace``
+    seconds, then SIGKILL whatever is left of the tree. ``proc`` must have been started with
+    start_new_session=True, so its group is its own."""
     targets = _tree(proc.pid)
-    _signal_all(proc.pid, targets, signal.SIGTERM)
+    if leader_only:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+    else:
+        _signal_all(proc.pid, targets, sig)
     if not _wait_gone(proc, targets, grace):
-        log.warning("pid %s did not stop within %.0fs of SIGTERM; sending SIGKILL", proc.pid, grace)
+        log.warning("pid %s did not stop within %.0fs of signal %s; sending SIGKILL", proc.pid,
+                    grace, sig)
         _signal_all(proc.pid, targets, signal.SIGKILL)
         _wait_gone(proc, targets, 5.0)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -386,11 +398,15 @@ def _kill_tree(proc: subprocess.Popen[Any], grace: float = STOP_GRACE) -> None:
 
 
 class _Process:
-    """One long-running Airflow command with its output in a log file."""
+    """One long-running command, in its own session, with its output in a log file."""
 
     def __init__(self, name: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path,
-                 log_path: Path) -> None:
+                 log_path: Path, *, popen_kwargs: Mapping[str, Any] | None = None,
+                 stop_signal: int = signal.SIGTERM, signal_leader_only: bool = False) -> None:
         self.name, self.argv, self.env, self.cwd, self.log_path = name, list(argv), env, cwd, log_path
+        self.popen_kwargs = dict(popen_kwargs or {})
+        self.stop_signal = stop_signal
+        self.signal_leader_only = signal_leader_only
         self.popen: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -401,7 +417,8 @@ class _Process:
             # exactly this command's processes.
             self.popen = subprocess.Popen(self.argv, env=dict(self.env), cwd=self.cwd,
                                           stdin=subprocess.DEVNULL, stdout=out,
-                                          stderr=subprocess.STDOUT, start_new_session=True)
+                                          stderr=subprocess.STDOUT, start_new_session=True,
+                                          **self.popen_kwargs)
 
     @property
     def pid(self) -> int | None:
@@ -416,7 +433,7 @@ class _Process:
 
     def stop(self, grace: float = STOP_GRACE) -> None:
         if self.popen is not None:
-            _kill_tree(self.popen, grace)
+            _kill_tree(self.popen, grace, self.stop_signal, leader_only=self.signal_leader_only)
             self.popen = None
 
 
@@ -457,8 +474,11 @@ def _pg_bindir() -> Path:
 class PostgresCluster:
     """A throwaway PostgreSQL cluster on 127.0.0.1 with trust auth and one database.
 
-    initdb refuses to run as root, so as root the cluster runs as the ``postgres`` user (through
-    runuser) in a temporary directory it owns. Usable as a context manager.
+    initdb refuses to run as root, so as root initdb and the server run as the ``postgres`` user
+    (setuid in the child) in a temporary directory it owns. The server is our own child process
+    rather than daemonized by ``pg_ctl start``: PID 1 here does not reap orphans, so a daemonized
+    postmaster would linger as a zombie, and a child is stopped by PID like everything else.
+    Usable as a context manager.
     """
 
     def __init__(self, port: int | None = None, *, user: str = "airflow",
@@ -467,7 +487,7 @@ class PostgresCluster:
         self.user = user
         self.dbname = dbname
         self.dir: Path | None = None
-        self._started = False
+        self._server: _Process | None = None
         self._lock = threading.Lock()
 
     @property
@@ -481,19 +501,23 @@ class PostgresCluster:
         return self.dir / "postgres.log"
 
     @property
+    def pid(self) -> int | None:
+        """The postmaster's PID while running."""
+        return None if self._server is None else self._server.pid
+
+    @property
     def sqlalchemy_url(self) -> str:
         return f"postgresql+psycopg2://{self.user}@{HOST}:{self.port}/{self.dbname}"
 
-    def _as_owner(self) -> list[str]:
-        if os.geteuid() != 0:
-            return []
-        if not shutil.which("runuser"):
-            raise StartError("running as root needs `runuser` to start PostgreSQL as postgres")
-        return ["runuser", "-u", "postgres", "--"]
-
     def start(self, timeout: float = 60.0) -> PostgresCluster:
+        """initdb, start the server, create the database.
+
+        Raises:
+            StartError: binaries or the postgres user missing, or the server did not come up.
+        """
         deadline = time.monotonic() + timeout
         bindir = _pg_bindir()
+        as_owner: dict[str, Any] = {}
         self.dir = Path(tempfile.mkdtemp(prefix="airhook-pg-"))
         if os.geteuid() == 0:
             try:
@@ -502,71 +526,67 @@ class PostgresCluster:
                 raise StartError("running as root but there is no `postgres` user to run "
                                  "PostgreSQL as (initdb refuses root)") from None
             os.chown(self.dir, owner.pw_uid, owner.pw_gid)
+            as_owner = {"user": owner.pw_uid, "group": owner.pw_gid, "extra_groups": []}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env["HOME"] = str(self.dir)
         atexit.register(self.stop)
         try:
-            _run_logged([*self._as_owner(), str(bindir / "initdb"), "-D", str(self.data_dir),
-                         "-A", "trust", "-U", self.user, "-E", "UTF8", "--no-sync"],
-                        env=None, deadline=deadline, log_path=self.dir / "initdb.log",
-                        what="initdb", error=StartError, cwd=self.dir)
-            # A fixed --port may be taken; a random one may be raced for: retry random ones.
+            _run_logged([str(bindir / "initdb"), "-D", str(self.data_dir), "-A", "trust", "-U",
+                         self.user, "-E", "UTF8", "--no-sync"], env=env, deadline=deadline,
+                        log_path=self.dir / "initdb.log", what="initdb", error=StartError,
+                        cwd=self.dir, popen_kwargs=as_owner)
+            # A given port may be taken and a random one raced for: retry random ones.
             for attempt in range(3):
                 port = self.port or free_port()
-                # Throwaway data: durability settings off make Airflow's many small commits cheap;
-                # the socket goes in our own dir, not the shared /var/run/postgresql.
-                opts = (f"-c listen_addresses={HOST} -p {port} -k {self.dir} -c fsync=off "
-                        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-                try:
-                    _run_logged([*self._as_owner(), str(bindir / "pg_ctl"), "-D",
-                                 str(self.data_dir), "-l", str(self.log_path), "-w", "-t",
-                                 str(int(max(5, deadline - time.monotonic()))), "-o", opts,
-                                 "start"],
-                                env=None, deadline=deadline, log_path=self.dir / "pg_ctl.log",
-                                what="pg_ctl start", error=StartError, cwd=self.dir)
+                self._server = _Process(
+                    "postgres",
+                    # Throwaway data: durability off makes Airflow's many small commits cheap;
+                    # the socket goes in our own dir, not the shared /var/run/postgresql.
+                    [str(bindir / "postgres"), "-D", str(self.data_dir), "-h", HOST, "-p",
+                     str(port), "-k", str(self.dir), "-c", "fsync=off", "-c",
+                     "synchronous_commit=off", "-c", "full_page_writes=off", "-c",
+                     "max_connections=200"],
+                    env, self.dir, self.log_path, popen_kwargs=as_owner,
+                    # SIGINT is postgres' "fast" shutdown (SIGTERM waits for clients to leave);
+                    # the postmaster stops its own backends, which sit in sessions of their own.
+                    stop_signal=signal.SIGINT, signal_leader_only=True)
+                self._server.start()
+                if self._wait_accepting(port, deadline):
                     self.port = port
                     break
-                except StartError:
-                    if self.port is not None or attempt == 2:
-                        raise
-            self._started = True
+                self._server.stop()
+                if self.port is not None or attempt == 2 or time.monotonic() > deadline:
+                    raise StartError(f"PostgreSQL did not start on {HOST}:{port}; "
+                                     f"{self.log_path}:\n{_tail(self.log_path)}")
             _run_logged([str(bindir / "createdb"), "-h", HOST, "-p", str(self.port), "-U",
-                         self.user, self.dbname], env=None, deadline=deadline,
+                         self.user, self.dbname], env=env, deadline=deadline,
                         log_path=self.dir / "createdb.log", what="createdb", error=StartError)
-        except BaseException as exc:
-            tail = _tail(self.log_path) if self.log_path.exists() else ""
+        except BaseException:
             self.stop()
-            if isinstance(exc, StartError) and tail:
-                raise StartError(f"{exc}\npostgres.log:\n{tail}") from None
             raise
         log.info("PostgreSQL on %s:%s (%s)", HOST, self.port, self.dir)
         return self
 
-    def stop(self) -> None:
-        """Stop the cluster (fast shutdown) and delete its files. Idempotent."""
-        with self._lock:
-            if self.dir is None:
-                return
-            atexit.unregister(self.stop)
-            if self._started:
-                try:
-                    subprocess.run([*self._as_owner(), str(_pg_bindir() / "pg_ctl"), "-D",
-                                    str(self.data_dir), "-m", "fast", "-w", "-t", "30", "stop"],
-                                   capture_output=True, timeout=40, check=True, cwd=self.dir)
-                except (subprocess.SubprocessError, OSError):
-                    self._kill_postmaster()
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-            self._started = False
+    def _wait_accepting(self, port: int, deadline: float) -> bool:
+        assert self._server is not None
+        while time.monotonic() < deadline and self._server.running():
+            # The log line is the signal that recovery is done and connections are accepted.
+            if port_open(port, timeout=0.5) and "ready to accept connections" in _tail(
+                    self.log_path, 200):
+                return True
+            time.sleep(0.1)
+        return False
 
-    def _kill_postmaster(self) -> None:
-        # pg_ctl failed: fall back to the PID the postmaster wrote (first line of postmaster.pid).
-        try:
-            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGQUIT)  # immediate shutdown; children exit with it
-            time.sleep(2)
-            os.kill(pid, signal.SIGKILL)
+    def stop(self) -> None:
+        """Stop the server (fast shutdown) and delete its files. Idempotent."""
+        with self._lock:
+            atexit.unregister(self.stop)
+            if self._server is not None:
+                self._server.stop(grace=30.0)
+                self._server = None
+            if self.dir is not None:
+                shutil.rmtree(self.dir, ignore_errors=True)
+                self.dir = None
 
     def __enter__(self) -> PostgresCluster:
         return self.start()
@@ -686,6 +706,9 @@ class AirflowServer:
         self._token_lock = threading.Lock()
         self._state_lock = threading.RLock()
         self._stopped = False
+        # Set by stop(): lets a stop() from another thread (Ctrl-C in the CLI, pytest teardown)
+        # cut a start() or wait_ready() short instead of waiting out its timeout.
+        self._abort = threading.Event()
 
     # ---- read-only facts ----
 
@@ -734,16 +757,9 @@ class AirflowServer:
         return {"version": self.version, "api": self.api, "url": self.url,
                 "api_url": self.api_url, "username": self.username, "password": self.password,
                 "db": self.db, "sqlalchemy_url": self.sqlalchemy_url, "pids": self.pids,
-                "postgres_pid": self._postmaster_pid(), "home": str(self.home),
+                "postgres_pid": None if self.postgres is None else self.postgres.pid,
+                "home": str(self.home),
                 "logs": {k: str(v) for k, v in self.log_paths.items()}}
-
-    def _postmaster_pid(self) -> int | None:
-        if self.postgres is None or self.postgres.dir is None:
-            return None
-        try:
-            return int((self.postgres.data_dir / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
 
     def __repr__(self) -> str:
         where = f"{HOST}:{self.port}" if self.port else "not started"
@@ -884,6 +900,8 @@ class AirflowServer:
         return "/api/v2/monitor/health" if self.major >= 3 else "/api/v1/health"
 
     def _check_processes(self) -> None:
+        if self._abort.is_set():
+            raise StartError(f"Airflow {self.version}: stopped while starting")
         for name, proc in self._procs.items():
             code = proc.exit_code()
             if code is not None:
@@ -976,6 +994,7 @@ class AirflowServer:
     def stop(self, grace: float = STOP_GRACE) -> None:
         """Stop everything (scheduler and DAG processor before the API), PostgreSQL too, and delete
         the home unless ``keep_home``. Idempotent; also registered with atexit."""
+        self._abort.set()
         with self._state_lock:
             if self._stopped:
                 return
@@ -1138,6 +1157,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
             booter.join(0.2)
         if stop_requested.is_set():
             log.info("interrupted during startup; stopping")
+            server.stop()  # aborts the start as soon as its current step ends
             booter.join(START_TIMEOUT)
             return 130
         if server_thread_error:

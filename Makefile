@@ -1,0 +1,44 @@
+# airhook: two commands do all the set-up on a fresh machine.
+#   make run    airhook on a real local Airflow 3 (installed and started for you)
+#   make test   the whole test suite (unit, real Airflow 2.11 and 3.3, Terraform checks)
+# Heavy installs (Airflow venvs, uv's cache, Terraform tools) are cached in ~/.cache/airhook/.
+
+PYTHON ?= python3
+VENV   ?= .venv
+CACHE  ?= $(HOME)/.cache/airhook
+PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+export UV_CACHE_DIR ?= $(CACHE)/uv
+export AIRHOOK_CACHE ?= $(CACHE)
+
+.PHONY: run test test-unit test-integration bench system-deps venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(PY) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
+	@touch $@
+
+# PostgreSQL backs the local Airflow 3 (on SQLite it answers 500 under concurrent triggers).
+system-deps:
+	@bash tools/system_deps.sh
+
+run: venv system-deps
+	$(PY) -m tools.run_local
+
+test: venv system-deps
+	$(PY) -m pytest tests
+
+test-unit: venv
+	$(PY) -m pytest tests/unit
+
+test-integration: venv system-deps
+	$(PY) -m pytest tests/integration
+
+bench: venv
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

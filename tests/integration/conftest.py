@@ -1,0 +1,116 @@
+"""Fixtures for integration tests against a real local Airflow (see tools/local_airflow.py).
+
+- ``airflow2``: Airflow 2.11.2, REST API v1, SQLite + SequentialExecutor.
+- ``airflow3``: Airflow 3.3.2, REST API v2, PostgreSQL + LocalExecutor.
+- ``airflow``: parametrized over both (test ids ``airflow2`` / ``airflow3``).
+
+All are session-scoped: started (with the demo DAGs ready and unpaused) the first time a test asks,
+stopped at the end of the session. On that first request, every generation that some collected test
+uses is started at once in background threads, so a run that needs both pays for one startup, not
+two; a run that uses neither (``-k`` on unit-like tests) starts nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # `tools` is a top-level package of the checkout
+    sys.path.insert(0, str(ROOT))
+
+from tools.local_airflow import (  # noqa: E402
+    AIRFLOW2_VERSION,
+    AIRFLOW3_VERSION,
+    DEMO_DAG_IDS,
+    AirflowServer,
+)
+
+DAGS_FOLDER = ROOT / "examples" / "dags"
+
+#: fixture name -> how to build that server
+_SPECS: dict[str, dict[str, str]] = {
+    "airflow2": {"version": AIRFLOW2_VERSION, "db": "sqlite"},
+    "airflow3": {"version": AIRFLOW3_VERSION, "db": "postgres"},
+}
+
+
+class LocalAirflows:
+    """Starts each generation at most once per session, in parallel, and stops them all."""
+
+    def __init__(self, wanted: set[str]) -> None:
+        self._wanted = wanted
+        self._pool = ThreadPoolExecutor(max_workers=len(_SPECS), thread_name_prefix="airflow")
+        self._futures: dict[str, Future[AirflowServer]] = {}
+        self._servers: list[AirflowServer] = []
+        self._lock = threading.Lock()
+
+    def _start(self, name: str) -> AirflowServer:
+        spec = _SPECS[name]
+        server = AirflowServer(spec["version"], dags_folder=DAGS_FOLDER, db=spec["db"])  # type: ignore[arg-type]
+        with self._lock:
+            self._servers.append(server)  # registered first, so teardown stops a half-started one
+        server.start()
+        server.wait_ready(DEMO_DAG_IDS)
+        return server
+
+    def get(self, name: str) -> AirflowServer:
+        with self._lock:
+            for other in sorted(self._wanted | {name}):
+                if other not in self._futures:
+                    self._futures[other] = self._pool.submit(self._start, other)
+            future = self._futures[name]
+        return future.result()
+
+    def close(self) -> None:
+        with self._lock:
+            servers = list(self._servers)
+        for server in servers:
+            server.stop()  # also cuts short a start still in progress
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _wanted_generations(session: pytest.Session) -> set[str]:
+    wanted: set[str] = set()
+    for item in session.items:
+        names = getattr(item, "fixturenames", ())
+        wanted.update(n for n in _SPECS if n in names)
+        if "airflow" in names:
+            callspec = getattr(item, "callspec", None)
+            param = callspec.params.get("airflow") if callspec is not None else None
+            wanted.update([param] if param in _SPECS else _SPECS)
+    return wanted
+
+
+@pytest.fixture(scope="session")
+def local_airflows(request: pytest.FixtureRequest) -> Iterator[LocalAirflows]:
+    """The session's Airflow servers (use ``airflow2`` / ``airflow3`` / ``airflow`` instead)."""
+    manager = LocalAirflows(_wanted_generations(request.session))
+    try:
+        yield manager
+    finally:
+        manager.close()
+
+
+@pytest.fixture(scope="session")
+def airflow2(local_airflows: LocalAirflows) -> AirflowServer:
+    """Airflow 2.11.2 (REST API v1, basic auth admin/admin, SQLite), demo DAGs ready."""
+    return local_airflows.get("airflow2")
+
+
+@pytest.fixture(scope="session")
+def airflow3(local_airflows: LocalAirflows) -> AirflowServer:
+    """Airflow 3.3.2 (REST API v2, JWT for admin/admin, PostgreSQL), demo DAGs ready."""
+    return local_airflows.get("airflow3")
+
+
+@pytest.fixture(scope="session", params=sorted(_SPECS))
+def airflow(request: pytest.FixtureRequest) -> AirflowServer:
+    """Each generation in turn: ``airflow2`` then ``airflow3``."""
+    server: AirflowServer = request.getfixturevalue(request.param)
+    return server

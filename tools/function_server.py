@@ -1,0 +1,120 @@
+"""Start airhook under the production server (plain ``functions-framework``, i.e. gunicorn) on
+127.0.0.1, for integration tests, ``make run`` and benchmarks. Stdlib only."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def functions_framework_bin() -> str:
+    """The functions-framework script of the running interpreter's environment."""
+    candidate = Path(sys.executable).parent / "functions-framework"
+    return str(candidate) if candidate.exists() else "functions-framework"
+
+
+class FunctionServer:
+    """``functions-framework --target TARGET --source main.py`` with a given config and env.
+
+    Its stdout (airhook's JSON log lines) goes to a file: :meth:`log_lines` parses them.
+    """
+
+    def __init__(self, config: str | Path, env: Mapping[str, str] | None = None, *,
+                 target: str = "receive", port: int | None = None, source: Path = ROOT / "main.py") -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="airhook-fn-"))
+        if isinstance(config, Path):
+            self.config_path = config
+        else:
+            self.config_path = self.workdir / "airhook.yaml"
+            self.config_path.write_text(config)
+        self.env = {**os.environ, **(env or {}), "AIRHOOK_CONFIG": str(self.config_path),
+                    "PYTHONUNBUFFERED": "1"}
+        self.target = target
+        self.source = source
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.workdir / "function.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> "FunctionServer":
+        log = self.log_path.open("ab")
+        self._proc = subprocess.Popen(
+            [functions_framework_bin(), "--target", self.target, "--source", str(self.source),
+             "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=str(self.source.parent), env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)  # its own group: gunicorn's worker is stopped with it
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"functions-framework exited with {self._proc.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_health", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"functions-framework did not answer within {timeout}s:\n{self.log_tail()}")
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=5)
+
+    def __enter__(self) -> "FunctionServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """airhook's structured lines (other output, e.g. gunicorn's, is skipped)."""
+        lines = []
+        for line in self.log_text().splitlines():
+            if line.startswith("{"):
+                try:
+                    lines.append(json.loads(line))
+                except ValueError:
+                    pass
+        return lines
