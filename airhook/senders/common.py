@@ -371,13 +371,14 @@ class Locator:
         return value if isinstance(value, str) and value else None
 
 
-def locator_option(raw: Mapping[str, Any], key: str, where: str, *, allow_value: bool = True,
-                   default: Locator | None = None) -> Locator | None:
-    """Parse ``key:`` as a Locator (see there); ``default`` when absent."""
-    value = raw.get(key)
+def locator_option(raw: Mapping[str, Any], key: str, where: str, *,
+                   default: Mapping[str, str] | None = None) -> Locator | None:
+    """Parse ``key:`` as a Locator (see there); ``default``, written as in the config, when the
+    key is absent (None when there is no default either)."""
+    value = raw.get(key, default)
     if value is None:
-        return default
-    kinds = ("header", "body", "value") if allow_value else ("header", "body")
+        return None
+    kinds = ("header", "body", "value")
     if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in kinds:
         raise ConfigError(f"{where}.{key}: expected a mapping with exactly one of "
                           f"{', '.join(kinds)}")
@@ -387,9 +388,22 @@ def locator_option(raw: Mapping[str, Any], key: str, where: str, *, allow_value:
     if kind == "header":
         return Locator("header", header_name_option(value, "header", f"{where}.{key}") or name)
     if kind == "body":
-        from ..expressions import compile_expression  # jmespath: already loaded by the config
+        from ..expressions import compile_expression  # jmespath: the config has loaded it
         return Locator("body", name, compile_expression(name, f"{where}.{key}.body"))
     return Locator("value", name)
+
+
+def required_value(locator: Locator, inbound: Inbound, body: Any, what: str = "event name") -> str:
+    """What ``locator`` finds, or a 400 naming where it looked.
+
+    Raises:
+        MalformedRequest: nothing there.
+    """
+    value = locator.find(inbound, body)
+    if value is None:
+        raise MalformedRequest(f"no {what} in {locator.kind} {locator.name!r}",
+                               public=f"no {what} in {locator.kind} {locator.name!r}")
+    return value
 
 
 # ------------------------------------------------------------------------------- URLs

@@ -1,0 +1,580 @@
+"""airhook benchmark (issue 2, "Benchmark"): four functions side by side in one run on 127.0.0.1.
+
+    (a) floor     bench/targets/floor.py     a function that returns 200
+    (b) airhook   main.py                    verify + route + forward (config written by this script)
+    (c) relay     bench/targets/relay.py     HMAC + json.loads + one module-level requests.Session
+    (d) composer  bench/targets/composer.py  Google's Composer sample: new AuthorizedSession per request
+
+Each runs under the production server, plain ``functions-framework --target receive --source FILE
+--host 127.0.0.1 --port P`` (gunicorn, 1 worker, os.cpu_count()*4 threads; never ``--debug``), takes
+8 concurrent senders of a signed ~2 KB GitHub push for a warm-up and then ``--duration`` seconds,
+and forwards to an Airflow stand-in (bench/standin.py) that answers at once over TLS, in its own
+process. Then: cold start of (a) and (b), and a 25 MB delivery to (b), valid and badly signed,
+against HMAC-SHA256 + json.loads of the same bytes in this process.
+
+    .venv/bin/python bench/run.py [--duration 10] [--json bench/results/run.json]
+
+See bench/README.md for what each column means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import bodies  # noqa: E402
+import certs  # noqa: E402
+import loadgen  # noqa: E402
+
+HOST = "127.0.0.1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PATH = "/github"
+TOKEN = "bench-token"
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    name: str
+    source: Path
+    #: checks one 200 reply to a signed delivery (raises AssertionError with the reason)
+    check: Callable[[int, bytes], None] | None = None
+
+
+def _check_airhook(status: int, body: bytes) -> None:
+    reply = json.loads(body)
+    runs = reply.get("runs") or []
+    assert status == 200 and runs and runs[0].get("status") == "queued", \
+        f"airhook did not queue a run: {status} {body[:300]!r}"
+
+
+TARGETS = {
+    "a": Target("a", "floor (returns 200)", HERE / "targets" / "floor.py"),
+    "b": Target("b", "airhook", ROOT / "main.py", _check_airhook),
+    "c": Target("c", "minimal relay (requests.Session)", HERE / "targets" / "relay.py"),
+    "d": Target("d", "Composer sample pattern", HERE / "targets" / "composer.py"),
+}
+
+# ------------------------------------------------------------------------------------ processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    return raw[raw.rfind(")") + 2:].split()  # fields from "state" on (comm may hold spaces)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (gunicorn's worker, and anything it spawned)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields:
+                parents.setdefault(int(fields[1]), []).append(int(entry))
+    found, queue = [], [pid]
+    while queue:
+        for child in parents.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` and its live descendants, plus cutime + cstime (children that
+    already exited and were reaped), in seconds."""
+    total = 0
+    for p in [pid, *descendants(pid)]:
+        fields = _stat(p)
+        if fields:
+            total += sum(int(fields[i]) for i in (11, 12, 13, 14))
+    return total / CLK_TCK
+
+
+def stop_pid(proc: subprocess.Popen[Any], extra: list[int] = (), timeout: float = 10.0) -> None:  # type: ignore[assignment]
+    """SIGTERM to the process we started (gunicorn's master stops its worker), then SIGKILL to it
+    and to the descendants we recorded, by PID, if they outlive ``timeout``."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    for pid in extra:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def functions_framework() -> str:
+    for candidate in (Path(sys.executable).parent / "functions-framework", shutil.which("functions-framework")):
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    raise SystemExit("bench: functions-framework not found; run with the project venv's python")
+
+
+@dataclass
+class FunctionServer:
+    """One ``functions-framework`` process (gunicorn master) and its worker."""
+
+    target: Target
+    env: dict[str, str]
+    log: Path
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    children: list[int] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.port = free_port()
+        command = [functions_framework(), "--target", "receive", "--source", str(self.target.source),
+                   "--host", HOST, "--port", str(self.port)]
+        with open(self.log, "ab") as log:
+            self.started = time.perf_counter()
+            self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def cpu(self) -> float:
+        return tree_cpu_seconds(self.pid)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.children = descendants(self.pid) if self.proc.poll() is None else []
+            stop_pid(self.proc, self.children)
+            self.proc = None
+
+
+# ------------------------------------------------------------------------------------ requests
+
+
+def post(port: int, body: bytes, signature: str, delivery: str, timeout: float = 60) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("POST", PATH, body=body, headers={
+            "Content-Type": "application/json", "User-Agent": "GitHub-Hookshot/bench",
+            "X-GitHub-Event": "push", "X-GitHub-Delivery": delivery, "X-Hub-Signature-256": signature})
+        reply = conn.getresponse()
+        return reply.status, reply.read()
+    finally:
+        conn.close()
+
+
+def first_200(server: FunctionServer, body: bytes, signature: str, deadline: float = 30.0) -> float:
+    """Seconds from the server's process start to its first 200 to a signed delivery. Connection
+    refusals (not yet listening) are retried every 2 ms; any other answer is an error."""
+    limit = server.started + deadline
+    while True:
+        if server.proc is not None and server.proc.poll() is not None:
+            raise RuntimeError(f"{server.target.name} exited with {server.proc.returncode}; see {server.log}")
+        try:
+            status, reply = post(server.port, body, signature, f"cold-{uuid.uuid4()}")
+        except (ConnectionRefusedError, ConnectionResetError):
+            if time.perf_counter() > limit:
+                raise RuntimeError(f"{server.target.name} not answering after {deadline}s; see {server.log}")
+            time.sleep(0.002)
+            continue
+        elapsed = time.perf_counter() - server.started
+        if status != 200:
+            raise RuntimeError(f"{server.target.name} answered {status}: {reply[:300]!r}")
+        if server.target.check:
+            server.target.check(status, reply)
+        return elapsed
+
+
+class StandIn:
+    """bench/standin.py in its own process."""
+
+    def __init__(self, tls: certs.TlsFiles, log: Path) -> None:
+        self.tls = tls
+        self.log = open(log, "ab")
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "standin.py"), "--cert", str(tls.cert),
+                                      "--key", str(tls.key)], stdout=subprocess.PIPE,
+                                     stderr=self.log, stdin=subprocess.DEVNULL)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the stand-in did not start; see {log}")
+        self.port = int(json.loads(line)["port"])
+        self.url = f"https://{HOST}:{self.port}"
+        import ssl
+        self._context = ssl.create_default_context(cafile=str(tls.ca))
+
+    def stats(self) -> dict[str, int]:
+        conn = http.client.HTTPSConnection(HOST, self.port, context=self._context, timeout=10)
+        try:
+            conn.request("GET", "/_stats")
+            return json.loads(conn.getresponse().read())  # type: ignore[no-any-return]
+        finally:
+            conn.close()
+
+    def cpu(self) -> float:
+        return tree_cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        stop_pid(self.proc)
+        self.log.close()
+
+
+# ------------------------------------------------------------------------------------ phases
+
+
+def write_airhook_config(directory: Path, airflow_url: str, ca: Path) -> Path:
+    path = directory / "airhook.bench.yaml"
+    path.write_text(f"""# written by bench/run.py: the stand-in over TLS, one route that the bench body matches
+airflow:
+  url: {airflow_url}
+  api: v2
+  auth: {{type: bearer, token: "${{BENCH_TOKEN}}"}}
+  timeout: 8
+  verify_tls: "{ca}"
+sources:
+  github:
+    type: github
+    secrets: ["${{BENCH_SECRET}}"]
+routes:
+  - name: deploy-main
+    source: github
+    events: [push]
+    when: "body.ref == 'refs/heads/main'"
+    dag_id: deploy
+    conf:
+      sha: body.after
+      repo: body.repository.full_name
+      pusher: body.pusher.name
+""", encoding="utf-8")
+    return path
+
+
+def load(server: FunctionServer, body_file: Path, body: bytes, signature: str, *, generator: str,
+         connections: int, duration: float, prefix: str) -> dict[str, Any]:
+    url = f"http://{HOST}:{server.port}{PATH}"
+    if generator == "wrk":
+        return loadgen.run_wrk(url, body_file, signature, prefix, connections=connections, duration=duration)
+    return loadgen.run_python(HOST, server.port, PATH, body, signature, prefix,
+                              connections=connections, duration=duration)
+
+
+def measure_target(target: Target, env: dict[str, str], tmp: Path, standin: StandIn, body_file: Path,
+                   body: bytes, signature: str, args: argparse.Namespace,
+                   after: Callable[[FunctionServer], dict[str, Any]] | None = None) -> dict[str, Any]:
+    server = FunctionServer(target, env, tmp / f"server-{target.key}.log")
+    server.start()
+    try:
+        first_200(server, body, signature)
+        run = uuid.uuid4().hex[:8]
+        if args.warmup > 0:
+            load(server, body_file, body, signature, generator=args.loadgen, connections=args.connections,
+                 duration=args.warmup, prefix=f"warm-{target.key}-{run}")
+        runs_before, standin_cpu_before = standin.stats()["dag_runs"], standin.cpu()
+        cpu_before = server.cpu()
+        result = load(server, body_file, body, signature, generator=args.loadgen,
+                      connections=args.connections, duration=args.duration, prefix=f"{target.key}-{run}")
+        cpu_after = server.cpu()
+        runs_after, standin_cpu_after = standin.stats()["dag_runs"], standin.cpu()
+        requests = result["requests"]
+        seconds = result["duration_us"] / 1e6
+        errors = sum(result["errors"].values())
+        row: dict[str, Any] = {
+            "target": target.key, "name": target.name, "source": str(target.source.relative_to(ROOT)),
+            "requests": requests, "seconds": round(seconds, 3),
+            "rps": round(requests / seconds, 1) if seconds else 0.0,
+            "p50_ms": result["latency_us"]["p50"] / 1000, "p90_ms": result["latency_us"]["p90"] / 1000,
+            "p99_ms": result["latency_us"]["p99"] / 1000, "max_ms": result["latency_us"]["max"] / 1000,
+            "server_cpu_s": round(cpu_after - cpu_before, 3),
+            "cpu_ms_per_req": round((cpu_after - cpu_before) * 1000 / requests, 3) if requests else None,
+            "server_cpu_util": round((cpu_after - cpu_before) / seconds, 3) if seconds else None,
+            "forwarded": runs_after - runs_before,
+            "standin_cpu_ms_per_req": round((standin_cpu_after - standin_cpu_before) * 1000 / requests, 3)
+            if requests else None,
+            "loadgen": result["tool"], "loadgen_cpu_ms_per_req": round(result["cpu_s"] * 1000 / requests, 3)
+            if requests else None,
+            "errors": result["errors"], "error_count": errors,
+        }
+        if after is not None:
+            row.update(after(server))
+        return row
+    finally:
+        server.stop()
+
+
+def cold_starts(target: Target, env: dict[str, str], tmp: Path, body: bytes, signature: str,
+                runs: int) -> dict[str, Any]:
+    times = []
+    for i in range(runs):
+        server = FunctionServer(target, env, tmp / f"cold-{target.key}.log")
+        server.start()
+        try:
+            times.append(first_200(server, body, signature))
+        finally:
+            server.stop()
+    return {"runs_ms": [round(t * 1000, 1) for t in times], "median_ms": round(statistics.median(times) * 1000, 1)}
+
+
+def baseline(secret: bytes, big: bytes, repeats: int = 3) -> dict[str, float]:
+    """HMAC-SHA256 + json.loads of the 25 MB body in this process (median of ``repeats``)."""
+    hmac_s, loads_s = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        hmac.new(secret, big, hashlib.sha256).hexdigest()
+        t1 = time.perf_counter()
+        json.loads(big)
+        t2 = time.perf_counter()
+        hmac_s.append(t1 - t0)
+        loads_s.append(t2 - t1)
+    h, j = statistics.median(hmac_s), statistics.median(loads_s)
+    return {"hmac_ms": round(h * 1000, 1), "json_loads_ms": round(j * 1000, 1),
+            "total_ms": round((h + j) * 1000, 1), "hmac_gb_per_s": round(len(big) / h / 1e9, 2)}
+
+
+def big_deliveries(server: FunctionServer, big: bytes, secret: bytes, repeats: int) -> dict[str, Any]:
+    good, bad = bodies.sign(secret, big), bodies.sign(b"not-the-secret", big)
+    out: dict[str, Any] = {"bytes": len(big)}
+    for kind, signature, expect in (("valid", good, 200), ("bad_signature", bad, 401)):
+        samples = []
+        for _ in range(repeats):
+            cpu0 = server.cpu()
+            t0 = time.perf_counter()
+            status, reply = post(server.port, big, signature, f"big-{kind}-{uuid.uuid4()}", timeout=120)
+            elapsed = time.perf_counter() - t0
+            time.sleep(0.05)  # let the worker finish its log line before reading its CPU
+            cpu = server.cpu() - cpu0
+            samples.append({"status": status, "ms": round(elapsed * 1000, 1), "server_cpu_ms": round(cpu * 1000, 1),
+                            "reply": reply[:200].decode("utf-8", "replace")})
+        best = sorted(samples, key=lambda s: s["ms"])[len(samples) // 2]
+        out[kind] = {**best, "expected_status": expect, "samples": samples}
+    return out
+
+
+# ------------------------------------------------------------------------------------ report
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def report(result: dict[str, Any]) -> str:
+    meta, rows = result["meta"], result["targets"]
+    lines = [
+        f"airhook bench  {meta['date']}  python {meta['python']}  functions-framework {meta['functions_framework']}"
+        f"  gunicorn 1 worker x {meta['threads']} threads  cpus {meta['cpus']}",
+        f"load: {meta['loadgen']}, {meta['connections']} connections, {meta['warmup']}s warm-up + {meta['duration']}s;"
+        f" body {meta['body_bytes']} B signed GitHub push; Airflow stand-in over TLS (ECDSA P-256, own process)",
+        "",
+        f"{'target':<38}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}{'CPU use':>9}"
+        f"{'fwd':>8}{'errors':>8}{'stand-in ms/req':>17}",
+    ]
+    for key in ("a", "b", "c", "d"):
+        r = rows.get(key)
+        if r is None:
+            continue
+        fwd = "-" if key == "a" else f"{r['forwarded'] / r['requests'] * 100:.0f}%" if r["requests"] else "-"
+        lines.append(f"({key}) {r['name']:<34}{r['rps']:>8.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+                     f"{r['cpu_ms_per_req']:>12.3f}{r['server_cpu_util'] * 100:>8.0f}%{fwd:>8}{r['error_count']:>8}"
+                     f"{r['standin_cpu_ms_per_req']:>17.3f}")
+    lines.append("")
+    for check in result["checks"]:
+        lines.append(f"  {check['verdict']:<5} {check['name']:<44} {check['value']:<40} target {check['target']}")
+    info = result.get("info", [])
+    if info:
+        lines.append("")
+        lines.extend(f"  info  {line}" for line in info)
+    cold = result.get("cold_start", {})
+    if cold:
+        lines.append("")
+        for key, c in cold.items():
+            lines.append(f"  cold start ({key}) {TARGETS[key].name:<34} median {c['median_ms']:>7.1f} ms   runs {c['runs_ms']}")
+    big = result.get("big")
+    if big:
+        base = big["baseline"]
+        lines.append("")
+        lines.append(f"  25 MB delivery ({big['bytes']:,} B, {big['commits']:,} commits) to (b):")
+        lines.append(f"    baseline in-process: HMAC-SHA256 {base['hmac_ms']} ms ({base['hmac_gb_per_s']} GB/s)"
+                     f" + json.loads {base['json_loads_ms']} ms = {base['total_ms']} ms")
+        for kind in ("valid", "bad_signature"):
+            s = big[kind]
+            lines.append(f"    {kind:<14} -> {s['status']} in {s['ms']:>7.1f} ms ({s['ms'] / base['total_ms']:.2f}x baseline),"
+                         f" server CPU {s['server_cpu_ms']} ms   runs {[x['ms'] for x in s['samples']]}")
+    return "\n".join(lines)
+
+
+def checks(result: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    rows, out, info = result["targets"], [], []
+
+    def add(name: str, ok: bool, value: str, target: str) -> None:
+        out.append({"name": name, "verdict": verdict(ok), "pass": ok, "value": value, "target": target})
+
+    b = rows.get("b")
+    for other, goal in (("c", 1.3), ("d", 2.0)):
+        o = rows.get(other)
+        if b and o and o["rps"]:
+            ratio = b["rps"] / o["rps"]
+            add(f"throughput b/{other}", ratio >= goal, f"{ratio:.2f} ({b['rps']:.0f} / {o['rps']:.0f} req/s)", f">= {goal}")
+            cpu = o["cpu_ms_per_req"] / b["cpu_ms_per_req"] if b["cpu_ms_per_req"] else 0.0
+            info.append(f"CPU per delivery {other}/b = {cpu:.2f} ({o['cpu_ms_per_req']:.3f} / {b['cpu_ms_per_req']:.3f} ms)")
+    a = rows.get("a")
+    if a and b:
+        info.append(f"b over the floor: {b['cpu_ms_per_req'] - a['cpu_ms_per_req']:.3f} ms CPU per delivery "
+                    f"(a {a['cpu_ms_per_req']:.3f}, b {b['cpu_ms_per_req']:.3f})")
+    for key, r in rows.items():
+        if r["error_count"]:
+            info.append(f"({key}) had {r['error_count']} errors: {r['errors']}")
+        if key != "a" and r["forwarded"] < r["requests"]:
+            info.append(f"({key}) forwarded {r['forwarded']} of {r['requests']} answered deliveries")
+    cold = result.get("cold_start", {})
+    if "a" in cold and "b" in cold:
+        ratio = cold["b"]["median_ms"] / cold["a"]["median_ms"]
+        add("cold start b/a", ratio <= 1.3, f"{ratio:.2f} ({cold['b']['median_ms']:.0f} / {cold['a']['median_ms']:.0f} ms)", "<= 1.3")
+    big = result.get("big")
+    if big:
+        base = big["baseline"]
+        valid = big["valid"]
+        ratio = valid["ms"] / base["total_ms"]
+        add("25 MB valid / (HMAC + json.loads)", valid["status"] == 200 and ratio <= 1.5,
+            f"{ratio:.2f} ({valid['ms']:.0f} / {base['total_ms']:.0f} ms, {valid['status']})", "<= 1.5")
+        bad = big["bad_signature"]
+        # A server that parsed the body spent at least json.loads' time on it.
+        ok = bad["status"] == 401 and bad["server_cpu_ms"] < base["json_loads_ms"]
+        add("25 MB bad signature refused before parse", ok,
+            f"{bad['status']} in {bad['ms']:.0f} ms, server CPU {bad['server_cpu_ms']:.0f} ms",
+            f"401, CPU < json.loads {base['json_loads_ms']:.0f} ms")
+    return out, info
+
+
+# ------------------------------------------------------------------------------------ main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="airhook benchmark (see bench/README.md)")
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per target (default 10)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per target (default 2)")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent senders (default 8)")
+    parser.add_argument("--targets", default="abcd", help="which of a, b, c, d to load (default abcd)")
+    parser.add_argument("--cold-runs", type=int, default=5, help="cold starts per target, median reported (0: skip)")
+    parser.add_argument("--big-runs", type=int, default=1, help="25 MB deliveries of each kind, median reported (0: skip)")
+    parser.add_argument("--big-bytes", type=int, default=25_000_000, help="size of the large delivery")
+    parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, config, certs)")
+    args = parser.parse_args(argv)
+    if args.loadgen == "auto":
+        args.loadgen = "wrk" if loadgen.wrk_path() else "python"
+    elif args.loadgen == "wrk" and not loadgen.wrk_path():
+        parser.error("wrk is not installed (apt-get install -y wrk)")
+    unknown = set(args.targets) - set(TARGETS)
+    if unknown:
+        parser.error(f"unknown targets {''.join(sorted(unknown))}")
+
+    import functions_framework as ff_module  # noqa: F401  (fails early outside the venv)
+    from importlib.metadata import version
+
+    began = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="airhook-bench-"))
+    standin: StandIn | None = None
+    try:
+        tls = certs.make(tmp)
+        secret = secrets.token_hex(16)
+        body = bodies.small_push()
+        body_file = tmp / "body.json"
+        body_file.write_bytes(body)
+        signature = bodies.sign(secret.encode(), body)
+        standin = StandIn(tls, tmp / "standin.log")
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("THREADS", "WORKERS", "GUNICORN_CMD_ARGS", "PYTHONDEVMODE", "PYTHONTRACEMALLOC")}
+        env.update(BENCH_SECRET=secret, BENCH_AIRFLOW_URL=standin.url, BENCH_CA=str(tls.ca), BENCH_TOKEN=TOKEN,
+                   AIRHOOK_CONFIG=str(write_airhook_config(tmp, standin.url, tls.ca)))
+        result: dict[str, Any] = {"meta": {
+            "date": time.strftime("%Y-%m-%d %H:%M:%S"), "python": platform.python_version(),
+            "functions_framework": version("functions-framework"), "gunicorn": version("gunicorn"),
+            "cpus": os.cpu_count(), "threads": (os.cpu_count() or 1) * 4, "loadgen": args.loadgen,
+            "connections": args.connections, "duration": args.duration, "warmup": args.warmup,
+            "body_bytes": len(body), "standin_url": standin.url}, "targets": {}}
+
+        big: bytes | None = None
+        if args.big_runs > 0 and "b" in args.targets:
+            big = bodies.large_push(args.big_bytes)
+
+        for key in "abcd":
+            if key not in args.targets:
+                continue
+            after = None
+            if key == "b" and big is not None:
+                payload = big
+                after = lambda server: {"_big": big_deliveries(server, payload, secret.encode(), args.big_runs)}  # noqa: E731
+            print(f"bench: ({key}) {TARGETS[key].name} ...", file=sys.stderr, flush=True)
+            row = measure_target(TARGETS[key], env, tmp, standin, body_file, body, signature, args, after)
+            if "_big" in row:
+                result["big"] = row.pop("_big")
+            result["targets"][key] = row
+
+        if big is not None and "big" in result:
+            result["big"]["commits"] = len(json.loads(big)["commits"])
+            result["big"]["baseline"] = baseline(secret.encode(), big)
+            big = None
+
+        if args.cold_runs > 0:
+            result["cold_start"] = {}
+            for key in "ab":
+                if key in args.targets:
+                    print(f"bench: cold start ({key}) x{args.cold_runs} ...", file=sys.stderr, flush=True)
+                    result["cold_start"][key] = cold_starts(TARGETS[key], env, tmp, body, signature, args.cold_runs)
+
+        result["checks"], result["info"] = checks(result)
+        result["meta"]["wall_s"] = round(time.perf_counter() - began, 1)
+        print(report(result))
+        print(f"\n(total {result['meta']['wall_s']} s; logs in {tmp if args.keep else 'a removed temp dir (--keep keeps it)'})")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        return 0
+    except BaseException:
+        for log in sorted(tmp.glob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-15:]
+            print(f"--- {log.name} (last lines)\n" + "\n".join(tail), file=sys.stderr)
+        raise
+    finally:
+        if standin is not None:
+            standin.stop()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
