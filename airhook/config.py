@@ -32,6 +32,7 @@ SOURCE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ROUTE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+-]{1,64}$")
 
 _VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_MASK = re.compile(r"__airhook_var_(\d+)__")
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,34 @@ def substitute(document: Any, environ: Mapping[str, str]) -> Any:
         names = ", ".join(sorted(set(missing)))
         raise ConfigError(f"environment variable(s) not set: {names}")
     return result
+
+
+def mask_variables(text: str) -> tuple[str, list[str]]:
+    """Hide every ``${...}`` behind a plain token before YAML parses the text, so that
+    ``auth: {type: basic, password: ${PASSWORD}}`` is valid YAML (braces are flow syntax) and a
+    variable's value can never change the document's structure (it is substituted after parsing)."""
+    found: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "$${"
+        found.append(match.group(0))
+        return f"__airhook_var_{len(found) - 1}__"
+
+    return _VARIABLE.sub(hide, text), found
+
+
+def unmask_variables(document: Any, found: list[str]) -> Any:
+    """Put the ``${...}`` texts hidden by :func:`mask_variables` back into the parsed strings."""
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            return _MASK.sub(lambda m: found[int(m.group(1))], node)
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if isinstance(node, dict):
+            return {walk(key): walk(value) for key, value in node.items()}
+        return node
+    return walk(document) if found else document
 
 
 # ------------------------------------------------------------------------------------ validation
@@ -272,8 +301,9 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    masked, found = mask_variables(text)
     try:
-        document = yaml.safe_load(text)
+        document = unmask_variables(yaml.safe_load(masked), found)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
     try:

@@ -283,6 +283,18 @@ routes:
     return path
 
 
+#: Unset for the functions: gunicorn/functions-framework tuning (the production defaults are the
+#: point), and what Cloud Functions does not set but a workstation may: a CA-bundle override that
+#: requests would prefer to a Session's own ``verify``, and proxies (everything here is loopback).
+SCRUBBED_ENV = ("THREADS", "WORKERS", "GUNICORN_CMD_ARGS", "PYTHONDEVMODE", "PYTHONTRACEMALLOC",
+                "PYTHONPROFILEIMPORTTIME", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTP_PROXY",
+                "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def server_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.upper() not in SCRUBBED_ENV}
+
+
 def load(server: FunctionServer, body_file: Path, body: bytes, signature: str, *, generator: str,
          connections: int, duration: float, prefix: str) -> dict[str, Any]:
     url = f"http://{HOST}:{server.port}{PATH}"
@@ -516,8 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         body_file.write_bytes(body)
         signature = bodies.sign(secret.encode(), body)
         standin = StandIn(tls, tmp / "standin.log")
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("THREADS", "WORKERS", "GUNICORN_CMD_ARGS", "PYTHONDEVMODE", "PYTHONTRACEMALLOC")}
+        env = server_environment()
         env.update(BENCH_SECRET=secret, BENCH_AIRFLOW_URL=standin.url, BENCH_CA=str(tls.ca), BENCH_TOKEN=TOKEN,
                    AIRHOOK_CONFIG=str(write_airhook_config(tmp, standin.url, tls.ca)))
         result: dict[str, Any] = {"meta": {

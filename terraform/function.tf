@@ -27,7 +27,7 @@ data "archive_file" "source" {
 }
 
 resource "google_storage_bucket" "source" {
-  #checkov:skip=CKV_GCP_62:Holds only build inputs (source archives, no secrets); access is recorded by Cloud Audit Logs, a usage-log bucket would add a second bucket to manage for nothing.
+  #checkov:skip=CKV_GCP_62:Holds only build inputs (source archives, no secrets); reads can be audited with Cloud Audit Logs (data access), a usage-log bucket would be one more bucket to manage.
   project                     = var.project_id
   name                        = coalesce(var.source_bucket_name, "${var.project_id}-${var.name}-source")
   location                    = var.region

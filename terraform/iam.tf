@@ -53,7 +53,6 @@ resource "google_project_iam_member" "composer_user" {
 
 # Invocation of the receiver: public for webhook senders, else only the named principals.
 resource "google_cloud_run_v2_service_iam_member" "public" {
-  #checkov:skip=CKV_GCP_102:Webhook senders (GitHub, SaaS) cannot present Google credentials; every source is verified by its HMAC signature or token before anything runs, and var.public = false removes this grant.
   count = var.public ? 1 : 0
 
   project  = var.project_id

@@ -6,7 +6,6 @@
 # replay.
 
 resource "google_pubsub_topic" "deliveries" {
-  #checkov:skip=CKV_GCP_83:Customer-managed encryption is optional (var.kms_key_name); messages hold webhook payloads, encrypted at rest with Google-managed keys by default.
   count = local.queue ? 1 : 0
 
   project      = var.project_id
@@ -18,7 +17,6 @@ resource "google_pubsub_topic" "deliveries" {
 }
 
 resource "google_pubsub_topic" "dead_letter" {
-  #checkov:skip=CKV_GCP_83:Customer-managed encryption is optional (var.kms_key_name); messages hold webhook payloads, encrypted at rest with Google-managed keys by default.
   count = local.queue ? 1 : 0
 
   project      = var.project_id

@@ -433,7 +433,10 @@ class _Process:
 
     def stop(self, grace: float = STOP_GRACE) -> None:
         if self.popen is not None:
+            began = time.monotonic()
             _kill_tree(self.popen, grace, self.stop_signal, leader_only=self.signal_leader_only)
+            log.debug("stopped %s (pid %s) in %.1fs", self.name, self.popen.pid,
+                      time.monotonic() - began)
             self.popen = None
 
 

@@ -155,6 +155,12 @@ def any_hmac_matches(secrets: Sequence[bytes], message: bytes, candidates: Seque
     return matched
 
 
+def hmac_text(secret: bytes, message: bytes, digest: str = "sha256", encode: str = "hex") -> str:
+    """An HMAC as a sender writes it, ``hex`` or ``base64`` (for ``sign()`` helpers)."""
+    mac = hmac.new(secret, message, digest)
+    return mac.hexdigest() if encode == "hex" else base64.b64encode(mac.digest()).decode("ascii")
+
+
 def tokens_match(tokens: Sequence[bytes], candidate: str | None) -> bool:
     """True if ``candidate`` equals any of ``tokens``. Both sides are hashed first, so the compare
     is on equal-length bytes and its time reveals neither a token's length nor which matched."""

@@ -2,8 +2,8 @@
 dev venv. The tests call them through ``python tftool.py COMMAND ...`` and read JSON from stdout.
 
 Commands:
-  parse DIR            every .tf file under DIR (recursively, minus .terraform) parsed by
-                       python-hcl2: {relative path: document}
+  parse DIR            every .tf and .tfvars.example file under DIR (recursively, minus
+                       .terraform) parsed by python-hcl2: {relative path: document}
   fmt DIR              `terraform fmt -check -recursive -diff DIR`: {"retcode", "diff"}
   eval DIR VARS_JSON   copy DIR's variables.tf and locals.tf into a scratch module with one output
                        per local, `init` and `apply` it (no provider is needed, so this works
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -30,7 +29,8 @@ def parse(root: Path) -> dict[str, Any]:
     options = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False,
                                         with_comments=True)
     documents = {}
-    for path in sorted(root.rglob("*.tf")):
+    paths = [*root.rglob("*.tf"), *root.rglob("*.tfvars.example")]
+    for path in sorted(paths):
         if ".terraform" in path.parts:
             continue
         with path.open(encoding="utf-8") as handle:

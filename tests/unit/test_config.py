@@ -59,6 +59,19 @@ def test_literal_dollar_brace() -> None:
     assert config.substitute({"a": "$${NOT_A_VAR} ${X}"}, {"X": "1"}) == {"a": "${NOT_A_VAR} 1"}
 
 
+def test_variables_inside_flow_mappings(tmp_path: Path) -> None:
+    path = tmp_path / "flow.yaml"
+    path.write_text("""
+airflow: {url: "${AIRFLOW_URL}", auth: {type: basic, username: ${AIRFLOW_USER}, password: ${AIRFLOW_PASSWORD}}}
+sources: {github: {type: github, secrets: [${GITHUB_WEBHOOK_SECRET}, "${OLD:-}"]}}
+routes: [{name: r, source: github, dag_id: d, note: "'$${literal}'"}]
+""")
+    env = {**ENV, "AIRFLOW_PASSWORD": "p: {w}, #x"}  # YAML syntax in a value stays a value
+    loaded = config.load(path, env)
+    assert loaded.airflow.auth.username == "admin" and loaded.airflow.auth.password == "p: {w}, #x"
+    assert loaded.routes[0].note is not None and loaded.routes[0].note.text == "'${literal}'"
+
+
 def test_missing_variables_are_all_named() -> None:
     with pytest.raises(ConfigError, match="not set: AIRFLOW_PASSWORD, GITHUB_WEBHOOK_SECRET"):
         config.parse(BASE, {"AIRFLOW_URL": "http://x", "AIRFLOW_USER": "u"})

@@ -1,0 +1,59 @@
+"""Bitbucket (Cloud, and Data Center/Server): ``X-Hub-Signature: sha256=<hex>``, HMAC-SHA256 of
+the raw body keyed with the webhook's secret.
+
+https://support.atlassian.com/bitbucket-cloud/docs/manage-webhooks/#Secure-webhooks
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ..delivery import Delivery, Inbound
+from ..errors import MalformedRequest
+from . import DEFAULT_MAX_BODY_BYTES
+from .common import (check_keys, delivery_id, hmac_text, int_option, parse_json_body,
+                     secrets_option, verify_prefixed_hex)
+
+SIGNATURE_HEADER = "x-hub-signature"
+EVENT_HEADER = "x-event-key"
+#: Cloud sends X-Request-UUID, Data Center X-Request-Id.
+DELIVERY_HEADERS = ("x-request-uuid", "x-request-id")
+
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The ``X-Hub-Signature`` value the sender would send (for tests and the CLI)."""
+    return "sha256=" + hmac_text(secret, body)
+
+
+@dataclass(frozen=True)
+class BitbucketSource:
+    name: str
+    secrets: tuple[bytes, ...] = field(repr=False)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    type: str = "bitbucket"
+
+    def verify(self, inbound: Inbound, now: float) -> Delivery:
+        """Raises:
+            VerificationError: unsigned or badly signed (401).
+            MalformedRequest: no ``X-Event-Key``, an over-long id, or a bad body (400).
+            UnsupportedMediaType: not JSON (415).
+        """
+        verify_prefixed_hex(inbound.body, inbound.header(SIGNATURE_HEADER), self.secrets,
+                            header_name="X-Hub-Signature")
+        event = inbound.header(EVENT_HEADER)
+        if event is None:
+            raise MalformedRequest("missing X-Event-Key header", public="missing X-Event-Key header")
+        ident = next((v for v in map(inbound.header, DELIVERY_HEADERS) if v is not None), None)
+        return Delivery(source=self.name, event=event, delivery_id=delivery_id(ident, inbound.body),
+                        body=parse_json_body(inbound), headers=inbound.headers)
+
+
+def from_config(name: str, raw: Mapping[str, Any], where: str) -> BitbucketSource:
+    check_keys(raw, ("secrets", "max_body_bytes"), where)
+    return BitbucketSource(
+        name=name,
+        secrets=secrets_option(raw, where),
+        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+    )

@@ -1,0 +1,104 @@
+"""Zendesk: ``X-Zendesk-Webhook-Signature: <base64>``, HMAC-SHA256 of
+``X-Zendesk-Webhook-Signature-Timestamp`` (ISO 8601) followed by the raw body, keyed with the
+webhook's signing secret. Zendesk documents no replay window; the usual one applies (5 minutes,
+both ways).
+
+https://developer.zendesk.com/documentation/webhooks/verifying/
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping, Sequence
+
+from ..delivery import Delivery, Inbound
+from ..errors import BadSignature, MissingSignature
+from . import DEFAULT_MAX_BODY_BYTES
+from .common import (any_hmac_matches, ascii_bytes, check_keys, check_window, decode_base64,
+                     delivery_id, field_text, hmac_text, int_option, parse_json_body,
+                     secrets_option, tolerance_option)
+
+SIGNATURE_HEADER = "x-zendesk-webhook-signature"
+TIMESTAMP_HEADER = "x-zendesk-webhook-signature-timestamp"
+#: One per invocation, the same on Zendesk's retries of it.
+INVOCATION_HEADER = "x-zendesk-webhook-invocation-id"
+#: Trigger and automation webhooks carry a body of the user's own making, without ``type``.
+DEFAULT_EVENT = "webhook"
+
+
+def sign(secret: bytes, body: bytes, timestamp: str) -> dict[str, str]:
+    """The headers Zendesk would send (for tests and the CLI); ``timestamp`` is ISO 8601."""
+    return {SIGNATURE_HEADER: hmac_text(secret, timestamp.encode("ascii") + body, encode="base64"),
+            TIMESTAMP_HEADER: timestamp}
+
+
+def parse_timestamp(value: str | None) -> float:
+    """Raises:
+        MissingSignature: no timestamp header.
+        BadSignature: not an ISO 8601 time with a zone.
+    """
+    if value is None:
+        raise MissingSignature("missing X-Zendesk-Webhook-Signature-Timestamp header")
+    try:
+        moment = datetime.fromisoformat(value) if len(value) <= 40 else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadSignature("X-Zendesk-Webhook-Signature-Timestamp is not an ISO 8601 time with a zone")
+    return moment.timestamp()
+
+
+def verify_signature(body: bytes, signature: str | None, timestamp: str | None,
+                     secrets: Sequence[bytes], now: float, tolerance: float) -> None:
+    """Raises:
+        MissingSignature: a header is missing.
+        TimestampOutOfWindow: the timestamp is more than ``tolerance`` seconds from ``now``.
+        BadSignature: a malformed header, or no secret matches.
+    """
+    if not signature:
+        raise MissingSignature("missing X-Zendesk-Webhook-Signature header")
+    check_window(parse_timestamp(timestamp), now, tolerance, "X-Zendesk-Webhook-Signature-Timestamp")
+    candidate = decode_base64(signature)
+    if candidate is None or len(candidate) != 32:
+        raise BadSignature("X-Zendesk-Webhook-Signature is not a base64 SHA-256 digest")
+    assert timestamp is not None
+    stamp = ascii_bytes(timestamp)
+    if stamp is None or not any_hmac_matches(secrets, stamp + body, [candidate], encode="raw"):
+        raise BadSignature("no secret matches X-Zendesk-Webhook-Signature")
+
+
+@dataclass(frozen=True)
+class ZendeskSource:
+    name: str
+    secrets: tuple[bytes, ...] = field(repr=False)
+    tolerance: int = 300
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    type: str = "zendesk"
+
+    def verify(self, inbound: Inbound, now: float) -> Delivery:
+        """The event is the body's ``type`` (event webhooks: ``zen:event-type:ticket.created``),
+        else ``webhook``; the delivery id the body's ``id``, else the invocation id header.
+
+        Raises:
+            VerificationError: unsigned, badly signed or out of the window (401).
+            MalformedRequest: an over-long id or a bad body (400).
+            UnsupportedMediaType: not JSON (415).
+        """
+        verify_signature(inbound.body, inbound.header(SIGNATURE_HEADER),
+                         inbound.header(TIMESTAMP_HEADER), self.secrets, now, self.tolerance)
+        body = parse_json_body(inbound)
+        ident = field_text(body, "id") or inbound.header(INVOCATION_HEADER)
+        return Delivery(source=self.name, event=field_text(body, "type") or DEFAULT_EVENT,
+                        delivery_id=delivery_id(ident, inbound.body), body=body,
+                        headers=inbound.headers)
+
+
+def from_config(name: str, raw: Mapping[str, Any], where: str) -> ZendeskSource:
+    check_keys(raw, ("secrets", "tolerance", "max_body_bytes"), where)
+    return ZendeskSource(
+        name=name,
+        secrets=secrets_option(raw, where),
+        tolerance=tolerance_option(raw, where),
+        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+    )

@@ -1,0 +1,44 @@
+# airhook in front of a Cloud Composer 2/3 environment: GitHub deliveries become DAG runs, and the
+# function reaches Airflow's REST API as its own service account (`auth: google`).
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}
+
+locals {
+  composer_project_id = coalesce(var.composer_project_id, var.project_id)
+}
+
+# The Airflow web server URL (https://<id>-dot-<region>.composer.googleusercontent.com).
+data "google_composer_environment" "airflow" {
+  project = local.composer_project_id
+  region  = coalesce(var.composer_region, var.region)
+  name    = var.composer_environment
+}
+
+module "airhook" {
+  source = "../.."
+
+  project_id    = var.project_id
+  region        = var.region
+  delivery_mode = var.delivery_mode
+
+  # The routes file of this example: Airflow auth `google`, one GitHub source.
+  config_file = "${path.module}/airhook.yaml"
+
+  environment_variables = {
+    AIRFLOW_URL = data.google_composer_environment.airflow.config[0].airflow_uri
+  }
+
+  # Two versions of one secret: the current one and the one still accepted while GitHub switches.
+  secret_environment_variables = {
+    GITHUB_WEBHOOK_SECRET          = { secret = var.github_secret_id, version = var.github_secret_version }
+    GITHUB_WEBHOOK_SECRET_PREVIOUS = { secret = var.github_secret_id, version = var.github_secret_previous_version }
+  }
+
+  # roles/composer.user for the identity that calls Airflow.
+  composer_project_id = local.composer_project_id
+
+  notification_channels = var.notification_channels
+}

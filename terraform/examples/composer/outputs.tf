@@ -1,0 +1,9 @@
+output "webhook_urls" {
+  description = "Paste the github URL into the repository's webhook settings (content type application/json)."
+  value       = module.airhook.webhook_urls
+}
+
+output "airflow_caller" {
+  description = "The service account that calls Airflow, and the command that registers it in Airflow when Composer does not do so by itself (README)."
+  value       = module.airhook.airflow_caller
+}
