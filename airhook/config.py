@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -30,6 +30,15 @@ DAG_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 # Names appear in URL paths and run ids.
 SOURCE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ROUTE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+-]{1,64}$")
+
+#: Seconds a delivery may spend reaching Airflow, retries included: under each sender's own
+#: timeout (GitHub waits 10 s, Slack 3 s, Shopify 5 s, Stripe and Standard Webhooks 15-30 s), so
+#: the sender hears a 503 it can act on rather than timing out itself.
+DEFAULT_DEADLINES: Mapping[str, float] = MappingProxyType({
+    "github": 9.0, "slack": 2.5, "shopify": 4.5, "stripe": 15.0, "standard-webhooks": 12.0,
+    "gitlab": 9.0, "google-oidc": 9.0,
+})
+FALLBACK_DEADLINE = 9.0
 
 _VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _MASK = re.compile(r"__airhook_var_(\d+)__")
@@ -75,6 +84,11 @@ class Config:
     sources: Mapping[str, Source]
     routes: tuple[Route, ...]
     path: str = ""
+    #: per source: seconds to reach Airflow, retries included
+    deadlines: Mapping[str, float] = field(default_factory=dict)
+
+    def deadline(self, source: str) -> float:
+        return self.deadlines.get(source, FALLBACK_DEADLINE)
 
     def routes_for(self, source: str) -> tuple[Route, ...]:
         return tuple(r for r in self.routes if r.source == source)
@@ -216,18 +230,25 @@ def _airflow(raw: Any) -> AirflowConfig:
                          timeout=float(timeout), verify_tls=verify)
 
 
-def _sources(raw: Any) -> Mapping[str, Source]:
+def _sources(raw: Any) -> tuple[Mapping[str, Source], Mapping[str, float]]:
+    """The sources, and each one's deadline (an option every sender type shares)."""
     raw = _mapping(raw, "sources")
     if not raw:
         raise ConfigError("sources: at least one source is required")
     sources: dict[str, Source] = {}
+    deadlines: dict[str, float] = {}
     for name, spec in raw.items():
         where = f"sources.{name}"
         if not isinstance(name, str) or not SOURCE_NAME_PATTERN.match(name):
             raise ConfigError(f"{where}: a source name must match {SOURCE_NAME_PATTERN.pattern} "
                               "(it is the URL path)")
-        sources[name] = build_source(name, _mapping(spec, where), where)
-    return MappingProxyType(sources)
+        spec = dict(_mapping(spec, where))
+        deadline = spec.pop("deadline", DEFAULT_DEADLINES.get(spec.get("type", ""), FALLBACK_DEADLINE))
+        if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0 < deadline <= 600:
+            raise ConfigError(f"{where}.deadline: expected seconds between 0 and 600")
+        sources[name] = build_source(name, spec, where)
+        deadlines[name] = float(deadline)
+    return MappingProxyType(sources), MappingProxyType(deadlines)
 
 
 def _route(raw: Any, index: int, sources: Mapping[str, Source]) -> Route:
@@ -280,7 +301,7 @@ def parse(document: Any, environ: Mapping[str, str], path: str = "") -> Config:
             raise ConfigError(f"missing section '{section}'")
     document = substitute(document, environ)
     airflow = _airflow(document["airflow"])
-    sources = _sources(document["sources"])
+    sources, deadlines = _sources(document["sources"])
     routes_raw = document["routes"]
     if not isinstance(routes_raw, list):
         raise ConfigError("routes: expected a list")
@@ -290,7 +311,7 @@ def parse(document: Any, environ: Mapping[str, str], path: str = "") -> Config:
         if route.name in seen:
             raise ConfigError(f"routes: duplicate route name {route.name!r}")
         seen.add(route.name)
-    return Config(airflow=airflow, sources=sources, routes=routes, path=path)
+    return Config(airflow=airflow, sources=sources, routes=routes, path=path, deadlines=deadlines)
 
 
 def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:

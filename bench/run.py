@@ -122,6 +122,57 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / CLK_TCK
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has used since boot (all cores, not idle/iowait)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+def machine_load(seconds: float = 1.0) -> float:
+    """Cores busy over ``seconds`` (what else runs here: another test suite skews every number)."""
+    before, t0 = machine_busy_seconds(), time.perf_counter()
+    time.sleep(seconds)
+    return (machine_busy_seconds() - before) / (time.perf_counter() - t0)
+
+
+def wait_quiet(limit: float, threshold: float = 0.25) -> float:
+    """Wait up to ``limit`` seconds for the machine to be idle; the last load seen."""
+    deadline = time.perf_counter() + limit
+    load = machine_load()
+    while load > threshold and time.perf_counter() < deadline:
+        print(f"bench: machine busy ({load:.2f} cores used by other processes), waiting ...",
+              file=sys.stderr, flush=True)
+        time.sleep(4)
+        load = machine_load()
+    return load
+
+
+class OtherLoad:
+    """Cores used by processes outside the benchmark while a phase runs: machine-wide busy time
+    minus this process, its reaped children (servers that were stopped) and the stand-in."""
+
+    def __init__(self, standin_cpu: Callable[[], float]) -> None:
+        self.standin_cpu = standin_cpu
+
+    def __enter__(self) -> "OtherLoad":
+        self.t0, self.busy0 = time.perf_counter(), machine_busy_seconds()
+        self.own0, self.standin0 = self._own(), self.standin_cpu()
+        return self
+
+    @staticmethod
+    def _own() -> float:
+        import resource
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
+
+    def __exit__(self, *exc: Any) -> None:
+        elapsed = time.perf_counter() - self.t0
+        ours = (self._own() - self.own0) + (self.standin_cpu() - self.standin0)
+        self.cores = round(max(0.0, machine_busy_seconds() - self.busy0 - ours) / elapsed, 2)
+
+
 def stop_pid(proc: subprocess.Popen[Any], extra: list[int] = (), timeout: float = 10.0) -> None:  # type: ignore[assignment]
     """SIGTERM to the process we started (gunicorn's master stops its worker), then SIGKILL to it
     and to the descendants we recorded, by PID, if they outlive ``timeout``."""
@@ -316,11 +367,12 @@ def measure_target(target: Target, env: dict[str, str], tmp: Path, standin: Stan
             load(server, body_file, body, signature, generator=args.loadgen, connections=args.connections,
                  duration=args.warmup, prefix=f"warm-{target.key}-{run}")
         runs_before, standin_cpu_before = standin.stats()["dag_runs"], standin.cpu()
-        cpu_before = server.cpu()
+        cpu_before, busy_before = server.cpu(), machine_busy_seconds()
         result = load(server, body_file, body, signature, generator=args.loadgen,
                       connections=args.connections, duration=args.duration, prefix=f"{target.key}-{run}")
-        cpu_after = server.cpu()
+        cpu_after, busy_after = server.cpu(), machine_busy_seconds()
         runs_after, standin_cpu_after = standin.stats()["dag_runs"], standin.cpu()
+        ours = (cpu_after - cpu_before) + (standin_cpu_after - standin_cpu_before) + result["cpu_s"]
         requests = result["requests"]
         seconds = result["duration_us"] / 1e6
         errors = sum(result["errors"].values())
@@ -339,6 +391,8 @@ def measure_target(target: Target, env: dict[str, str], tmp: Path, standin: Stan
             "loadgen": result["tool"], "loadgen_cpu_ms_per_req": round(result["cpu_s"] * 1000 / requests, 3)
             if requests else None,
             "errors": result["errors"], "error_count": errors,
+            # cores used by processes outside the benchmark during the window (should be ~0)
+            "other_load_cores": round(max(0.0, (busy_after - busy_before - ours)) / seconds, 2) if seconds else None,
         }
         if after is not None:
             row.update(after(server))
@@ -347,51 +401,69 @@ def measure_target(target: Target, env: dict[str, str], tmp: Path, standin: Stan
         server.stop()
 
 
-def cold_starts(target: Target, env: dict[str, str], tmp: Path, body: bytes, signature: str,
-                runs: int) -> dict[str, Any]:
-    times = []
-    for i in range(runs):
-        server = FunctionServer(target, env, tmp / f"cold-{target.key}.log")
-        server.start()
-        try:
-            times.append(first_200(server, body, signature))
-        finally:
-            server.stop()
-    return {"runs_ms": [round(t * 1000, 1) for t in times], "median_ms": round(statistics.median(times) * 1000, 1)}
+def cold_starts(keys: str, env: dict[str, str], tmp: Path, body: bytes, signature: str,
+                runs: int) -> dict[str, dict[str, Any]]:
+    """Process start to first 200, ``runs`` times per target, interleaved (a, b, a, b, ...) so a
+    change in the machine's load hits both alike."""
+    times: dict[str, list[float]] = {key: [] for key in keys}
+    for _ in range(runs):
+        for key in keys:
+            server = FunctionServer(TARGETS[key], env, tmp / f"cold-{key}.log")
+            server.start()
+            try:
+                times[key].append(first_200(server, body, signature))
+            finally:
+                server.stop()
+    return {key: {"runs_ms": [round(t * 1000, 1) for t in values],
+                  "median_ms": round(statistics.median(values) * 1000, 1)} for key, values in times.items()}
 
 
-def baseline(secret: bytes, big: bytes, repeats: int = 3) -> dict[str, float]:
-    """HMAC-SHA256 + json.loads of the 25 MB body in this process (median of ``repeats``)."""
-    hmac_s, loads_s = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        hmac.new(secret, big, hashlib.sha256).hexdigest()
-        t1 = time.perf_counter()
-        json.loads(big)
-        t2 = time.perf_counter()
-        hmac_s.append(t1 - t0)
-        loads_s.append(t2 - t1)
-    h, j = statistics.median(hmac_s), statistics.median(loads_s)
-    return {"hmac_ms": round(h * 1000, 1), "json_loads_ms": round(j * 1000, 1),
-            "total_ms": round((h + j) * 1000, 1), "hmac_gb_per_s": round(len(big) / h / 1e9, 2)}
+def baseline_once(secret: bytes, big: bytes) -> dict[str, float]:
+    """HMAC-SHA256 + json.loads of the large body in this process: wall and CPU seconds."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    hmac.new(secret, big, hashlib.sha256).hexdigest()
+    t1 = time.perf_counter()
+    json.loads(big)  # the document is freed before t2, as a server frees it after answering
+    t2, c2 = time.perf_counter(), time.process_time()
+    return {"hmac_s": t1 - t0, "loads_s": t2 - t1, "cpu_s": c2 - c0}
 
 
-def big_deliveries(server: FunctionServer, big: bytes, secret: bytes, repeats: int) -> dict[str, Any]:
+def big_deliveries(server: FunctionServer, big: bytes, secret: bytes, repeats: int,
+                   standin_cpu: Callable[[], float]) -> dict[str, Any]:
+    """``repeats`` rounds of: the in-process baseline, one valid and one badly signed delivery of
+    ``big`` (interleaved, so a change in the machine's load hits all three alike); medians."""
     good, bad = bodies.sign(secret, big), bodies.sign(b"not-the-secret", big)
-    out: dict[str, Any] = {"bytes": len(big)}
-    for kind, signature, expect in (("valid", good, 200), ("bad_signature", bad, 401)):
-        samples = []
-        for _ in range(repeats):
+    samples: dict[str, list[dict[str, Any]]] = {"valid": [], "bad_signature": []}
+    bases = []
+    for _ in range(repeats):
+        bases.append(baseline_once(secret, big))
+        for kind, signature in (("valid", good), ("bad_signature", bad)):
+            busy0, own0, standin0 = machine_busy_seconds(), time.process_time(), standin_cpu()
             cpu0 = server.cpu()
             t0 = time.perf_counter()
             status, reply = post(server.port, big, signature, f"big-{kind}-{uuid.uuid4()}", timeout=120)
             elapsed = time.perf_counter() - t0
             time.sleep(0.05)  # let the worker finish its log line before reading its CPU
             cpu = server.cpu() - cpu0
-            samples.append({"status": status, "ms": round(elapsed * 1000, 1), "server_cpu_ms": round(cpu * 1000, 1),
-                            "reply": reply[:200].decode("utf-8", "replace")})
-        best = sorted(samples, key=lambda s: s["ms"])[len(samples) // 2]
-        out[kind] = {**best, "expected_status": expect, "samples": samples}
+            ours = cpu + (time.process_time() - own0) + (standin_cpu() - standin0)
+            other = max(0.0, machine_busy_seconds() - busy0 - ours) / (elapsed + 0.05)
+            samples[kind].append({"status": status, "ms": round(elapsed * 1000, 1),
+                                  "server_cpu_ms": round(cpu * 1000, 1), "other_load_cores": round(other, 2),
+                                  "reply": reply[:200].decode("utf-8", "replace")})
+    med = {k: statistics.median(b[k] for b in bases) for k in ("hmac_s", "loads_s", "cpu_s")}
+    total = med["hmac_s"] + med["loads_s"]
+    out: dict[str, Any] = {
+        "bytes": len(big), "commits": len(json.loads(big)["commits"]),
+        "baseline": {"hmac_ms": round(med["hmac_s"] * 1000, 1), "json_loads_ms": round(med["loads_s"] * 1000, 1),
+                     "total_ms": round(total * 1000, 1), "cpu_ms": round(med["cpu_s"] * 1000, 1),
+                     "hmac_gb_per_s": round(len(big) / med["hmac_s"] / 1e9, 2),
+                     "runs_total_ms": [round((b["hmac_s"] + b["loads_s"]) * 1000, 1) for b in bases]}}
+    for kind, expect in (("valid", 200), ("bad_signature", 401)):
+        runs = samples[kind]
+        middle = sorted(runs, key=lambda x: x["ms"])[len(runs) // 2]
+        out[kind] = {**middle, "ms": statistics.median(x["ms"] for x in runs),
+                     "server_cpu_ms": statistics.median(x["server_cpu_ms"] for x in runs),
+                     "expected_status": expect, "samples": runs}
     return out
 
 
@@ -405,45 +477,48 @@ def verdict(ok: bool) -> str:
 def report(result: dict[str, Any]) -> str:
     meta, rows = result["meta"], result["targets"]
     lines = [
-        f"airhook bench  {meta['date']}  python {meta['python']}  functions-framework {meta['functions_framework']}"
-        f"  gunicorn 1 worker x {meta['threads']} threads  cpus {meta['cpus']}",
-        f"load: {meta['loadgen']}, {meta['connections']} connections, {meta['warmup']}s warm-up + {meta['duration']}s;"
-        f" body {meta['body_bytes']} B signed GitHub push; Airflow stand-in over TLS (ECDSA P-256, own process)",
+        f"airhook bench  {meta['date']}  commit {meta['git']}  python {meta['python']}"
+        f"  functions-framework {meta['functions_framework']} (gunicorn {meta['gunicorn']}: 1 worker x {meta['threads']} threads)"
+        f"  {meta['cpus']} cpus",
+        f"load generator: {meta['loadgen']}, {meta['connections']} connections, {meta['warmup']:g} s warm-up"
+        f" + {meta['duration']:g} s per target; body {meta['body_bytes']} B signed GitHub push;"
+        f" Airflow stand-in over TLS in its own process; machine load before start {meta['load_before']:.2f} cores",
         "",
-        f"{'target':<38}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}{'CPU use':>9}"
-        f"{'fwd':>8}{'errors':>8}{'stand-in ms/req':>17}",
+        f"{'target':<38}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'CPU ms/req':>11}{'CPU use':>8}{'fwd':>6}"
+        f"{'err':>5}{'stand-in':>9}{'loadgen':>8}{'other':>7}",
     ]
     for key in ("a", "b", "c", "d"):
         r = rows.get(key)
         if r is None:
             continue
-        fwd = "-" if key == "a" else f"{r['forwarded'] / r['requests'] * 100:.0f}%" if r["requests"] else "-"
-        lines.append(f"({key}) {r['name']:<34}{r['rps']:>8.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
-                     f"{r['cpu_ms_per_req']:>12.3f}{r['server_cpu_util'] * 100:>8.0f}%{fwd:>8}{r['error_count']:>8}"
-                     f"{r['standin_cpu_ms_per_req']:>17.3f}")
-    lines.append("")
-    for check in result["checks"]:
-        lines.append(f"  {check['verdict']:<5} {check['name']:<44} {check['value']:<40} target {check['target']}")
-    info = result.get("info", [])
-    if info:
-        lines.append("")
-        lines.extend(f"  info  {line}" for line in info)
+        fwd = "-" if key == "a" or not r["requests"] else f"{min(r['forwarded'] / r['requests'], 9.99) * 100:.0f}%"
+        lines.append(f"({key}) {r['name']:<34}{r['rps']:>7.0f}{r['p50_ms']:>8.2f}{r['p99_ms']:>8.2f}"
+                     f"{r['cpu_ms_per_req']:>11.3f}{r['server_cpu_util'] * 100:>7.0f}%{fwd:>6}{r['error_count']:>5}"
+                     f"{r['standin_cpu_ms_per_req']:>9.3f}{r['loadgen_cpu_ms_per_req']:>8.3f}{r['other_load_cores']:>7.2f}")
     cold = result.get("cold_start", {})
     if cold:
         lines.append("")
         for key, c in cold.items():
-            lines.append(f"  cold start ({key}) {TARGETS[key].name:<34} median {c['median_ms']:>7.1f} ms   runs {c['runs_ms']}")
+            lines.append(f"cold start ({key}) {TARGETS[key].name:<27} median {c['median_ms']:>6.1f} ms"
+                         f"   runs {c['runs_ms']}   other load {c['other_load_cores']:.2f}")
     big = result.get("big")
     if big:
         base = big["baseline"]
         lines.append("")
-        lines.append(f"  25 MB delivery ({big['bytes']:,} B, {big['commits']:,} commits) to (b):")
-        lines.append(f"    baseline in-process: HMAC-SHA256 {base['hmac_ms']} ms ({base['hmac_gb_per_s']} GB/s)"
-                     f" + json.loads {base['json_loads_ms']} ms = {base['total_ms']} ms")
+        lines.append(f"25 MB delivery to (b): {big['bytes']:,} B, {big['commits']:,} commits")
+        lines.append(f"  baseline in this process: HMAC-SHA256 {base['hmac_ms']} ms ({base['hmac_gb_per_s']} GB/s)"
+                     f" + json.loads {base['json_loads_ms']} ms = {base['total_ms']} ms   runs {base['runs_total_ms']}")
         for kind in ("valid", "bad_signature"):
-            s = big[kind]
-            lines.append(f"    {kind:<14} -> {s['status']} in {s['ms']:>7.1f} ms ({s['ms'] / base['total_ms']:.2f}x baseline),"
-                         f" server CPU {s['server_cpu_ms']} ms   runs {[x['ms'] for x in s['samples']]}")
+            x = big[kind]
+            lines.append(f"  {kind:<14} -> {x['status']} in {x['ms']:>7.1f} ms = {x['ms'] / base['total_ms']:.2f}x baseline;"
+                         f" server CPU {x['server_cpu_ms']:.0f} ms   runs {[y['ms'] for y in x['samples']]}"
+                         f"   other load {max(y['other_load_cores'] for y in x['samples']):.2f}")
+    lines.append("")
+    lines.append("targets (issue 2):")
+    for check in result["checks"]:
+        lines.append(f"  {check['verdict']:<5} {check['name']:<42} {check['value']:<42} target {check['target']}")
+    for line in result.get("info", []):
+        lines.append(f"  info  {line}")
     return "\n".join(lines)
 
 
@@ -465,6 +540,12 @@ def checks(result: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     if a and b:
         info.append(f"b over the floor: {b['cpu_ms_per_req'] - a['cpu_ms_per_req']:.3f} ms CPU per delivery "
                     f"(a {a['cpu_ms_per_req']:.3f}, b {b['cpu_ms_per_req']:.3f})")
+    busy = [f"({k}) {r['other_load_cores']:.2f}" for k, r in rows.items() if r["other_load_cores"] > 0.15]
+    busy += [f"cold ({k}) {c['other_load_cores']:.2f}" for k, c in result.get("cold_start", {}).items()
+             if c["other_load_cores"] > 0.15]
+    if busy:
+        info.append("WARNING other processes used CPU during the run (cores): " + ", ".join(busy)
+                    + "; numbers are skewed, rerun on a quiet machine (--wait-quiet 120)")
     for key, r in rows.items():
         if r["error_count"]:
             info.append(f"({key}) had {r['error_count']} errors: {r['errors']}")
@@ -481,6 +562,9 @@ def checks(result: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
         ratio = valid["ms"] / base["total_ms"]
         add("25 MB valid / (HMAC + json.loads)", valid["status"] == 200 and ratio <= 1.5,
             f"{ratio:.2f} ({valid['ms']:.0f} / {base['total_ms']:.0f} ms, {valid['status']})", "<= 1.5")
+        if base["cpu_ms"]:
+            info.append(f"25 MB valid, CPU: server {valid['server_cpu_ms']:.0f} ms vs baseline {base['cpu_ms']:.0f} ms"
+                        f" = {valid['server_cpu_ms'] / base['cpu_ms']:.2f}x")
         bad = big["bad_signature"]
         # A server that parsed the body spent at least json.loads' time on it.
         ok = bad["status"] == 401 and bad["server_cpu_ms"] < base["json_loads_ms"]
@@ -493,6 +577,18 @@ def checks(result: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
 # ------------------------------------------------------------------------------------ main
 
 
+def git_state() -> str:
+    """The commit measured, with ``+dirty`` when main.py or airhook/ have uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=10).stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "main.py", "airhook"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="airhook benchmark (see bench/README.md)")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per target (default 10)")
@@ -500,11 +596,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=8, help="concurrent senders (default 8)")
     parser.add_argument("--targets", default="abcd", help="which of a, b, c, d to load (default abcd)")
     parser.add_argument("--cold-runs", type=int, default=5, help="cold starts per target, median reported (0: skip)")
-    parser.add_argument("--big-runs", type=int, default=1, help="25 MB deliveries of each kind, median reported (0: skip)")
+    parser.add_argument("--big-runs", type=int, default=3, help="25 MB deliveries of each kind, median reported (0: skip)")
     parser.add_argument("--big-bytes", type=int, default=25_000_000, help="size of the large delivery")
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, config, certs)")
+    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                        help="first wait up to this long for other processes to leave the CPUs idle")
     args = parser.parse_args(argv)
     if args.loadgen == "auto":
         args.loadgen = "wrk" if loadgen.wrk_path() else "python"
@@ -517,6 +615,7 @@ def main(argv: list[str] | None = None) -> int:
     import functions_framework as ff_module  # noqa: F401  (fails early outside the venv)
     from importlib.metadata import version
 
+    load_before = wait_quiet(args.wait_quiet)
     began = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="airhook-bench-"))
     standin: StandIn | None = None
@@ -536,7 +635,8 @@ def main(argv: list[str] | None = None) -> int:
             "functions_framework": version("functions-framework"), "gunicorn": version("gunicorn"),
             "cpus": os.cpu_count(), "threads": (os.cpu_count() or 1) * 4, "loadgen": args.loadgen,
             "connections": args.connections, "duration": args.duration, "warmup": args.warmup,
-            "body_bytes": len(body), "standin_url": standin.url}, "targets": {}}
+            "body_bytes": len(body), "standin_url": standin.url, "git": git_state(),
+            "load_before": round(load_before, 2)}, "targets": {}}
 
         big: bytes | None = None
         if args.big_runs > 0 and "b" in args.targets:
@@ -548,24 +648,22 @@ def main(argv: list[str] | None = None) -> int:
             after = None
             if key == "b" and big is not None:
                 payload = big
-                after = lambda server: {"_big": big_deliveries(server, payload, secret.encode(), args.big_runs)}  # noqa: E731
+                after = lambda server: {"_big": big_deliveries(server, payload, secret.encode(), args.big_runs, standin.cpu)}  # noqa: E731
             print(f"bench: ({key}) {TARGETS[key].name} ...", file=sys.stderr, flush=True)
             row = measure_target(TARGETS[key], env, tmp, standin, body_file, body, signature, args, after)
             if "_big" in row:
                 result["big"] = row.pop("_big")
             result["targets"][key] = row
 
-        if big is not None and "big" in result:
-            result["big"]["commits"] = len(json.loads(big)["commits"])
-            result["big"]["baseline"] = baseline(secret.encode(), big)
-            big = None
+        big = None
 
         if args.cold_runs > 0:
-            result["cold_start"] = {}
-            for key in "ab":
-                if key in args.targets:
-                    print(f"bench: cold start ({key}) x{args.cold_runs} ...", file=sys.stderr, flush=True)
-                    result["cold_start"][key] = cold_starts(TARGETS[key], env, tmp, body, signature, args.cold_runs)
+            keys = "".join(k for k in "ab" if k in args.targets)
+            print(f"bench: cold start ({', '.join(keys)}) x{args.cold_runs} ...", file=sys.stderr, flush=True)
+            with OtherLoad(standin.cpu) as other:
+                result["cold_start"] = cold_starts(keys, env, tmp, body, signature, args.cold_runs)
+            for value in result["cold_start"].values():
+                value["other_load_cores"] = other.cores
 
         result["checks"], result["info"] = checks(result)
         result["meta"]["wall_s"] = round(time.perf_counter() - began, 1)

@@ -170,12 +170,13 @@ def _build_once(
         return target
     started = time.monotonic()
     with _file_lock(target.with_name(target.name + ".lock"), timeout, target.name):
+        # Leftovers of killed builds; safe to delete: only the lock holder creates them. (A build
+        # killed with SIGKILL can leave its uv running a few more seconds, writing into its dir.)
+        for stale in target.parent.glob(target.name + ".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         if _marker_ok(target, spec):  # another process built it while we waited
             return target
         deadline = started + timeout
-        # Leftovers of crashed builds; safe to delete: only the lock holder creates them.
-        for stale in target.parent.glob(target.name + ".tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
         tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
         try:
             build(tmp, deadline)
@@ -674,13 +675,14 @@ class AirflowServer:
         port: the API/webserver port; a free one by default.
         parallelism: ``core.parallelism`` (task slots).
         extra_env: more environment for every Airflow process (e.g. ``AIRFLOW__...`` overrides).
-        keep_home: keep ``AIRFLOW_HOME`` (logs, SQLite DB) after :meth:`stop`.
+        keep_home: keep ``AIRFLOW_HOME`` (logs, SQLite DB) after :meth:`stop`; default from
+            ``AIRHOOK_KEEP_HOME=1`` (handy to read the logs of a failed CI run).
     """
 
     def __init__(self, version: str = AIRFLOW3_VERSION,
                  dags_folder: Path | str = DEFAULT_DAGS_FOLDER, db: Db | None = None,
                  port: int | None = None, *, parallelism: int = 4,
-                 extra_env: Mapping[str, str] | None = None, keep_home: bool = False,
+                 extra_env: Mapping[str, str] | None = None, keep_home: bool | None = None,
                  cache: Path | None = None) -> None:
         self.version = version
         self.major = _major(version)
@@ -696,7 +698,8 @@ class AirflowServer:
         self.port = port
         self.parallelism = parallelism
         self.extra_env = dict(extra_env or {})
-        self.keep_home = keep_home
+        self.keep_home = (os.environ.get("AIRHOOK_KEEP_HOME") == "1" if keep_home is None
+                          else keep_home)
         self.cache = cache
         self.username = USERNAME
         self.password = PASSWORD
@@ -909,11 +912,14 @@ class AirflowServer:
             code = proc.exit_code()
             if code is not None:
                 raise StartError(f"Airflow {self.version}: `{name}` exited with {code}\n"
-                                 + self._log_report())
+                                 + self._log_report(first=name))
 
-    def _log_report(self, lines: int = 30) -> str:
+    def _log_report(self, lines: int = 30, first: str | None = None) -> str:
+        """The tail of every log (the culprit's first), for error messages: the files themselves
+        are deleted by stop() unless keep_home."""
+        paths = sorted(self.log_paths.items(), key=lambda item: item[0] != first)
         return "\n".join(f"--- {name}: {path}\n{_tail(path, lines)}"
-                         for name, path in self.log_paths.items() if path.exists())
+                         for name, path in paths if path.exists())
 
     def _wait_health(self, deadline: float) -> ApiResponse:
         last: object = None
@@ -1208,7 +1214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     up.add_argument("--dag-id", dest="dag_ids", action="append", default=None,
                     help="DAG to wait for and unpause (repeatable; default: the demo DAGs)")
     up.add_argument("--json", action="store_true", help="print one JSON line when ready")
-    up.add_argument("--keep-home", action="store_true", help="keep AIRFLOW_HOME after stopping")
+    up.add_argument("--keep-home", action="store_true", default=None,
+                    help="keep AIRFLOW_HOME (logs, DB) after stopping")
     up.add_argument("--timeout", type=float, default=START_TIMEOUT)
     up.set_defaults(func=_cmd_up)
     args = parser.parse_args(argv)

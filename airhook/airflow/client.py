@@ -1,11 +1,14 @@
-"""Trigger DAG runs through Airflow's REST API: v1 (Airflow 2) or v2 (Airflow 3)."""
+"""Trigger DAG runs through Airflow's REST API: v1 (Airflow 2) or v2 (Airflow 3), over HTTP or
+through another transport (MWAA's InvokeRestApi), retried within the sender's deadline."""
 
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Protocol, TypeVar
 from urllib.parse import quote
 
 import urllib3
@@ -18,6 +21,13 @@ from .auth import Auth, build_auth
 from .transport import Reply, make_pool, send
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+#: Backoff between attempts: full jitter over an exponential ceiling (AWS's "full jitter").
+FIRST_BACKOFF = 0.2
+MAX_BACKOFF = 2.0
+#: An attempt with less time than this left is not worth starting.
+MIN_ATTEMPT = 0.25
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,49 @@ class Outcome:
 
     status: str
     airflow_status: int
+
+
+class Transport(Protocol):
+    """How requests reach Airflow's REST API. ``path`` is relative to the API root and has no
+    version prefix (``/dags/deploy/dagRuns``)."""
+
+    def request(self, method: str, path: str, body: Any, timeout: float) -> Reply: ...
+
+    def detect_api(self, timeout: float) -> str: ...
+
+
+class HttpTransport:
+    """Airflow's REST API over HTTP(S): self-hosted, Astronomer, Cloud Composer."""
+
+    def __init__(self, config: AirflowConfig, pool: urllib3.PoolManager, auth: Auth) -> None:
+        self.config = config
+        self.pool = pool
+        self.auth = auth
+        self.api = "v1" if config.api == "auto" else config.api
+
+    def request(self, method: str, path: str, body: Any, timeout: float) -> Reply:
+        url = f"{self.config.url}/api/{self.api}{path}"
+        data = None if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
+        reply = send(self.pool, method, url, timeout=timeout, body=data,
+                     headers={**_JSON_HEADERS, **self.auth.headers()})
+        if reply.status == 401 and self.auth.refresh():  # an expired or revoked token: once
+            reply = send(self.pool, method, url, timeout=timeout, body=data,
+                         headers={**_JSON_HEADERS, **self.auth.headers()})
+        return reply
+
+    def detect_api(self, timeout: float) -> str:
+        # /version answers without auth on some versions and 401/403 on others: any of those
+        # proves the API generation exists; 404 means it does not.
+        for api in ("v2", "v1"):
+            reply = send(self.pool, "GET", f"{self.config.url}/api/{api}/version", timeout=timeout,
+                         headers={"Accept": "application/json"})
+            if reply.status in (200, 401, 403):
+                return api
+            if reply.status >= 500:
+                raise AirflowServerError(f"/api/{api}/version answered {reply.status}",
+                                         airflow_status=reply.status)
+        raise AirflowRejected("neither /api/v2/version nor /api/v1/version exists at airflow.url",
+                              public="Airflow's REST API was not found at the configured URL")
 
 
 def request_body(trigger: Trigger, api: str) -> dict[str, Any]:
@@ -41,7 +94,7 @@ def request_body(trigger: Trigger, api: str) -> dict[str, Any]:
     return body
 
 
-def _reason(reply: Reply) -> str:
+def reason(reply: Reply) -> str:
     """A short reason from Airflow's error body for the log. Only titles and messages: Airflow 3's
     validation errors echo the request (``input``), which may hold payload data."""
     data = reply.json()
@@ -54,81 +107,117 @@ def _reason(reply: Reply) -> str:
     return reply.body[:120].decode("utf-8", "replace")
 
 
-class AirflowClient:
-    """One per instance: a keep-alive pool, the credentials, and the API version (asked once)."""
+_FORBIDDEN_HINT = {
+    "google": "the function's service account needs an Airflow role that may create DAG runs "
+              "(Composer: register it as an Airflow user with the Op role, or grant "
+              "roles/composer.user plus the Airflow role on Composer 3)",
+    "airflow-jwt": "the Airflow user needs a role that may trigger DAGs (e.g. Op or Admin)",
+    "basic": "the Airflow user needs a role that may trigger DAGs (e.g. Op or Admin)",
+    "bearer": "the token's role may not trigger DAGs (Astronomer: a Deployment/Workspace token "
+              "with the Operator role or higher)",
+    "mwaa": "the IAM identity needs airflow:InvokeRestApi on the environment and an Airflow role "
+            "that may trigger DAGs",
+}
 
-    def __init__(self, config: AirflowConfig, *, pool: urllib3.PoolManager | None = None,
-                 auth: Auth | None = None) -> None:
+
+def classify(reply: Reply, what: str, auth_type: str) -> AirflowError:
+    """The typed error for a non-success answer from Airflow."""
+    status = reply.status
+    why = reason(reply)
+    if status == 401:
+        return AirflowAuthError(f"Airflow answered 401 to {what}: {why}", airflow_status=status)
+    if status == 403:
+        hint = _FORBIDDEN_HINT.get(auth_type, "")
+        return AirflowAuthError(f"Airflow answered 403 to {what}: {why}; {hint}", airflow_status=status)
+    if status == 404:
+        return DagNotFound(f"{what}: not found in Airflow: {why}", airflow_status=status)
+    if status == 429:
+        return AirflowServerError(f"Airflow answered 429 (rate limited) to {what}", airflow_status=status)
+    if status >= 500:
+        return AirflowServerError(f"Airflow answered {status} to {what}: {why}", airflow_status=status)
+    return AirflowRejected(f"Airflow answered {status} to {what}: {why}", airflow_status=status)
+
+
+class AirflowClient:
+    """One per instance: the transport (keep-alive pool and credentials, or MWAA), the API version
+    (asked once with ``api: auto``), and the retry policy."""
+
+    def __init__(self, config: AirflowConfig, *, transport: Transport | None = None,
+                 pool: urllib3.PoolManager | None = None, auth: Auth | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.config = config
-        self.pool = pool if pool is not None else make_pool(config.verify_tls)
-        self.auth = auth if auth is not None else build_auth(config, self.pool)
+        if transport is None:
+            transport = build_transport(config, pool, auth)
+        self.transport = transport
         self._api = None if config.api == "auto" else config.api
         self._api_lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
 
     # ------------------------------------------------------------------------------------ version
 
-    def api(self) -> str:
+    def api(self, timeout: float | None = None) -> str:
         """``v1`` or ``v2``; with ``api: auto`` the server is asked once per instance."""
         if self._api is None:
             with self._api_lock:
                 if self._api is None:
-                    self._api = self._detect()
+                    self._api = self.transport.detect_api(timeout or self.config.timeout)
+                    if isinstance(self.transport, HttpTransport):
+                        self.transport.api = self._api
         return self._api
-
-    def _detect(self) -> str:
-        # /version answers without auth on some versions and 401/403 on others: any of those
-        # proves the API generation exists; 404 means it does not.
-        for api in ("v2", "v1"):
-            reply = send(self.pool, "GET", f"{self.config.url}/api/{api}/version",
-                         timeout=self.config.timeout, headers={"Accept": "application/json"})
-            if reply.status in (200, 401, 403):
-                return api
-            if reply.status >= 500:
-                raise AirflowServerError(f"/api/{api}/version answered {reply.status}",
-                                         airflow_status=reply.status)
-        raise AirflowRejected("neither /api/v2/version nor /api/v1/version exists at airflow.url",
-                              public="Airflow's REST API was not found at the configured URL")
 
     # ------------------------------------------------------------------------------------ trigger
 
-    def trigger(self, trigger: Trigger) -> Outcome:
+    def trigger(self, trigger: Trigger, deadline: float | None = None) -> Outcome:
         """Create the run, or recognise it as a duplicate.
 
+        Args:
+            deadline: a ``time.monotonic()`` instant; connection failures, timeouts, 5xx and 429
+                are retried with jittered backoff until then. None: one attempt.
+
         Raises:
-            AirflowUnavailable: no answer (503).
-            AirflowServerError: Airflow answered 5xx (503).
+            AirflowUnavailable / AirflowServerError: no answer, or 5xx/429, until the deadline (503).
             AirflowAuthError: 401/403 even after one credential refresh.
             DagNotFound: Airflow does not know the DAG (a configuration error).
             AirflowRejected: another 4xx.
         """
-        api = self.api()
-        url = f"{self.config.url}/api/{api}/dags/{quote(trigger.dag_id, safe='')}/dagRuns"
-        body = json.dumps(request_body(trigger, api), separators=(",", ":")).encode("utf-8")
-        reply = self._post(url, body)
-        if reply.status == 401 and self.auth.refresh():
-            reply = self._post(url, body)
-        status = reply.status
-        if status in (200, 201):
-            return Outcome("queued", status)
-        if status == 409:
-            return Outcome("duplicate", status)
-        reason = _reason(reply)
-        error: AirflowError
-        if status in (401, 403):
-            error = AirflowAuthError(f"Airflow answered {status}: {reason}", airflow_status=status)
-        elif status == 404:
-            error = DagNotFound(f"DAG {trigger.dag_id!r} not found in Airflow: {reason}", airflow_status=status)
-        elif status >= 500:
-            error = AirflowServerError(f"Airflow answered {status}: {reason}", airflow_status=status)
-        elif status == 429:
-            error = AirflowServerError("Airflow answered 429 (rate limited)", airflow_status=status)
-        else:
-            error = AirflowRejected(f"Airflow answered {status}: {reason}", airflow_status=status)
-        raise error
+        return self.retrying(lambda timeout: self._trigger_once(trigger, timeout), deadline)
 
-    def _post(self, url: str, body: bytes) -> Reply:
-        headers = {**_JSON_HEADERS, **self.auth.headers()}
-        return send(self.pool, "POST", url, timeout=self.config.timeout, body=body, headers=headers)
+    def _trigger_once(self, trigger: Trigger, timeout: float) -> Outcome:
+        api = self.api(timeout)
+        reply = self.transport.request("POST", f"/dags/{quote(trigger.dag_id, safe='')}/dagRuns",
+                                       request_body(trigger, api), timeout)
+        if reply.status in (200, 201):
+            return Outcome("queued", reply.status)
+        if reply.status == 409:
+            return Outcome("duplicate", reply.status)
+        raise classify(reply, f"DAG {trigger.dag_id!r}", self.config.auth.type)
+
+    def retrying(self, attempt: Callable[[float], T], deadline: float | None) -> T:
+        """Run ``attempt(timeout)`` until it succeeds, fails for good, or the deadline passes.
+        Retrying a trigger is safe: its run id is deterministic, so a second POST is a 409."""
+        ceiling = FIRST_BACKOFF
+        while True:
+            timeout = self.config.timeout
+            if deadline is not None:
+                timeout = min(timeout, deadline - self._clock())
+            try:
+                return attempt(max(timeout, MIN_ATTEMPT))
+            except (AirflowUnavailable, AirflowServerError):
+                if deadline is None:
+                    raise
+                pause = random.uniform(0, ceiling)
+                ceiling = min(ceiling * 2, MAX_BACKOFF)
+                if self._clock() + pause + MIN_ATTEMPT >= deadline:
+                    raise
+                self._sleep(pause)
 
 
-__all__ = ["AirflowClient", "Outcome", "request_body", "AirflowUnavailable"]
+def build_transport(config: AirflowConfig, pool: urllib3.PoolManager | None = None,
+                    auth: Auth | None = None) -> Transport:
+    pool = pool if pool is not None else make_pool(config.verify_tls)
+    return HttpTransport(config, pool, auth if auth is not None else build_auth(config, pool))
+
+
+__all__ = ["AirflowClient", "HttpTransport", "Outcome", "Transport", "classify", "request_body"]

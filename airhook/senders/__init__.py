@@ -31,7 +31,23 @@ class Source(Protocol):
 
 
 _TYPES: Mapping[str, str] = MappingProxyType({
+    "bitbucket": "airhook.senders.bitbucket",
     "github": "airhook.senders.github",
+    "gitlab": "airhook.senders.gitlab",
+    "google-oidc": "airhook.senders.google_oidc",
+    "hmac": "airhook.senders.generic_hmac",
+    "hubspot": "airhook.senders.hubspot",
+    "jira": "airhook.senders.jira",
+    "linear": "airhook.senders.linear",
+    "pagerduty": "airhook.senders.pagerduty",
+    "shopify": "airhook.senders.shopify",
+    "slack": "airhook.senders.slack",
+    "standard-webhooks": "airhook.senders.standard_webhooks",
+    "stripe": "airhook.senders.stripe",
+    "svix": "airhook.senders.svix",
+    "token": "airhook.senders.generic_token",
+    "twilio": "airhook.senders.twilio",
+    "zendesk": "airhook.senders.zendesk",
 })
 
 

@@ -5,7 +5,9 @@ becomes a DAG run with the right conf on a real Airflow 2.11 (API v1, basic auth
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 from urllib.parse import urlencode
 
@@ -31,7 +33,16 @@ sources:
   github:
     type: github
     secrets: ["${GITHUB_WEBHOOK_SECRET}"]
+  patient:                 # a sender that waits long: retries ride out an API server restart
+    type: github
+    secrets: ["${GITHUB_WEBHOOK_SECRET}"]
+    deadline: 150
 routes:
+  - name: deploy-patient
+    source: patient
+    events: [push]
+    dag_id: deploy
+    conf: {sha: body.after}
   - name: deploy-main
     source: github
     events: [push]
@@ -60,8 +71,8 @@ def function(airflow: AirflowServer) -> Iterator[FunctionServer]:
 
 def deliver(function: FunctionServer, body: bytes = PUSH, *, event: str = "push",
             delivery_id: str | None = None, secret: str = SECRET,
-            content_type: str = "application/json") -> requests.Response:
-    return requests.post(f"{function.url}/github", data=body, timeout=30, headers={
+            content_type: str = "application/json", source: str = "github") -> requests.Response:
+    return requests.post(f"{function.url}/{source}", data=body, timeout=200, headers={
         "Content-Type": content_type, "X-GitHub-Event": event,
         "X-GitHub-Delivery": delivery_id or str(uuid.uuid4()),
         "X-Hub-Signature-256": sign(secret.encode(), body), "User-Agent": "GitHub-Hookshot/test"})
@@ -139,3 +150,20 @@ def test_airflow_down_gives_503_then_a_retry_gives_one_run(airflow: AirflowServe
     assert retried.status_code == 200, retried.text
     assert retried.json()["runs"][0]["status"] == "queued"
     assert len(runs_with_id(airflow, f"airhook__github__deploy-main__{delivery_id}")) == 1
+
+
+def test_a_delivery_rides_out_an_api_server_restart(airflow: AirflowServer, function: FunctionServer) -> None:
+    delivery_id = str(uuid.uuid4())
+    airflow.stop_api()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(deliver, function, source="patient", delivery_id=delivery_id)
+            time.sleep(2)  # the delivery is now retrying against a closed port
+            assert not pending.done()
+            airflow.start_api()
+            response = pending.result(timeout=180)
+    finally:
+        airflow.start_api()  # idempotent; the fixture is shared
+    assert response.status_code == 200, response.text
+    assert response.json()["runs"][0]["status"] == "queued"
+    assert len(runs_with_id(airflow, f"airhook__patient__deploy-patient__{delivery_id}")) == 1

@@ -13,6 +13,7 @@ import pytest
 
 from airhook.airflow.auth import AirflowJwtAuth
 from airhook.airflow.client import AirflowClient, request_body
+from airhook.airflow.transport import make_pool
 from airhook.config import AirflowConfig, AuthConfig
 from airhook.errors import (AirflowAuthError, AirflowRejected, AirflowServerError, AirflowUnavailable,
                             DagNotFound)
@@ -136,7 +137,7 @@ def test_jwt_is_fetched_once_and_refreshed_once_on_401() -> None:
 def test_jwt_is_refreshed_before_it_expires() -> None:
     now = [1000.0]
     with stub_server(lambda r: (201, {"access_token": jwt(now[0] + 120)})) as airflow:
-        auth = AirflowJwtAuth(airflow.url, "u", "p", client_for(airflow.url).pool, 2, clock=lambda: now[0])
+        auth = AirflowJwtAuth(airflow.url, "u", "p", make_pool(), 2, clock=lambda: now[0])
         auth.headers()
         now[0] += 30
         auth.headers()
@@ -160,3 +161,55 @@ def test_basic_and_bearer_headers() -> None:
         client_for(airflow.url, auth=AuthConfig("bearer", token="tok")).trigger(TRIGGER)
         assert [r.headers["authorization"] for r in airflow.requests] == [
             "Basic " + base64.b64encode(b"admin:pw").decode(), "Bearer tok"]
+
+
+# ---------------------------------------------------------------------------- retries and deadlines
+
+
+def test_5xx_and_outages_are_retried_within_the_deadline() -> None:
+    with stub_server(scripted((503, {}), (500, {"detail": "Database error"}), (429, {}), (200, {}))) as airflow:
+        client = client_for(airflow.url)
+        assert client.trigger(TRIGGER, deadline=time.monotonic() + 10).status == "queued"
+        assert airflow.paths() == ["/api/v2/dags/deploy/dagRuns"] * 4
+
+
+@pytest.mark.parametrize("status, error", [(404, DagNotFound), (400, AirflowRejected), (403, AirflowAuthError)])
+def test_4xx_are_not_retried(status: int, error: type) -> None:
+    with stub_server(scripted((status, {}))) as airflow:
+        with pytest.raises(error):
+            client_for(airflow.url).trigger(TRIGGER, deadline=time.monotonic() + 10)
+        assert len(airflow.requests) == 1
+
+
+def test_without_a_deadline_one_attempt() -> None:
+    with stub_server(scripted((503, {}))) as airflow:
+        with pytest.raises(AirflowServerError):
+            client_for(airflow.url).trigger(TRIGGER)
+        assert len(airflow.requests) == 1
+
+
+def test_deadline_runs_out_with_the_last_error() -> None:
+    with stub_server(scripted(default=(503, {"detail": "down"}))) as airflow:
+        started = time.monotonic()
+        with pytest.raises(AirflowServerError, match="503"):
+            client_for(airflow.url).trigger(TRIGGER, deadline=started + 1.5)
+        assert time.monotonic() - started < 2.5
+        assert len(airflow.requests) >= 2
+
+
+def test_attempt_timeout_shrinks_to_the_deadline() -> None:
+    def slow(_: Recorded) -> tuple[int, Any]:
+        time.sleep(2)
+        return 200, {}
+    with stub_server(slow) as airflow:
+        client = AirflowClient(AirflowConfig(url=airflow.url, api="v2", timeout=8))
+        started = time.monotonic()
+        with pytest.raises(AirflowUnavailable):
+            client.trigger(TRIGGER, deadline=started + 0.8)
+        assert time.monotonic() - started < 1.8
+
+
+def test_forbidden_names_the_missing_permission() -> None:
+    with stub_server(scripted((403, {"detail": "Forbidden"}))) as airflow:
+        with pytest.raises(AirflowAuthError, match="needs a role that may trigger"):
+            client_for(airflow.url, auth=AuthConfig("basic", username="u", password="p")).trigger(TRIGGER)

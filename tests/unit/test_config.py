@@ -96,6 +96,8 @@ def test_secrets_are_not_in_reprs() -> None:
     ("sources.github.secrets", [], "at least one non-empty secret"),
     ("sources.github.secrets", ["${OLD:-}"], "at least one non-empty secret"),
     ("sources.github.secret", "x", "unknown key"),
+    ("sources.github.deadline", 0, "sources.github.deadline"),
+    ("sources.github.deadline", "9", "sources.github.deadline"),
     ("routes", {}, "routes: expected a list"),
     ("routes.0.name", "has space", r"routes\[0\] \(has space\)\.name: expected a name"),
     ("routes.0.source", "gitlab", "no source named 'gitlab'"),
@@ -126,6 +128,11 @@ def test_load_errors_name_the_file(tmp_path: Path) -> None:
         config.load(bad, ENV)
     with pytest.raises(ConfigError, match="cannot read config file"):
         config.load(tmp_path / "absent.yaml", ENV)
+
+
+def test_deadlines_default_per_sender_type() -> None:
+    assert config.parse(BASE, ENV).deadline("github") == 9.0
+    assert config.parse(with_change("sources.github.deadline", 4), ENV).deadline("github") == 4.0
 
 
 def test_default_path() -> None:

@@ -39,7 +39,8 @@ class ScriptedClient:
         self.answers = list(answers)
         self.triggers: list[Trigger] = []
 
-    def trigger(self, trigger: Trigger) -> Outcome:
+    def trigger(self, trigger: Trigger, deadline: float | None = None) -> Outcome:
+        assert deadline is not None  # the receiver always bounds the time to reach Airflow
         self.triggers.append(trigger)
         answer = self.answers.pop(0) if self.answers else Outcome("queued", 200)
         if isinstance(answer, BaseException):

@@ -37,6 +37,12 @@ module "airhook" {
     GITHUB_WEBHOOK_SECRET_PREVIOUS = { secret = var.github_secret_id, version = var.github_secret_previous_version }
   }
 
+  # A DAG run every night through the same verified path as the webhooks: the job's OIDC token is
+  # checked by the google-oidc source `nightly` (audience and account come from the environment).
+  scheduler_jobs = {
+    nightly = { schedule = "0 3 * * *", time_zone = "Etc/UTC", source = "nightly", body = "{\"reason\": \"nightly\"}" }
+  }
+
   # roles/composer.user for the identity that calls Airflow.
   composer_project_id = local.composer_project_id
 

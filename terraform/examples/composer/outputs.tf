@@ -7,3 +7,8 @@ output "airflow_caller" {
   description = "The service account that calls Airflow, and the command that registers it in Airflow when Composer does not do so by itself (README)."
   value       = module.airhook.airflow_caller
 }
+
+output "scheduler_jobs" {
+  description = "The nightly job: its URL, and the audience and service account its google-oidc source expects."
+  value       = module.airhook.scheduler_jobs
+}

@@ -1,0 +1,301 @@
+"""Google-signed OIDC ID tokens: ``Authorization: Bearer <JWT>`` from Cloud Scheduler HTTP jobs,
+Pub/Sub push subscriptions, Cloud Tasks, Workflows, or a person's ``gcloud auth
+print-identity-token`` for manual requests.
+
+The token's RS256 signature is checked with google-auth against Google's public certificates
+(fetched once per instance and kept for the lifetime their ``Cache-Control`` gives); then, always:
+the configured **audience** (google-auth's ``audience=None`` would skip it), the issuer, ``iat`` and
+``exp`` against the injected clock, ``email_verified``, and ``email`` in the configured allowlist.
+
+google-auth is imported on the first request, so other deployments never load it.
+
+https://cloud.google.com/scheduler/docs/http-target-auth
+https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+from urllib.parse import urlsplit
+
+from ..body import parse_json
+from ..delivery import Delivery, Inbound
+from ..errors import BadSignature, ConfigError, MalformedRequest, MissingSignature, TimestampOutOfWindow
+from . import DEFAULT_MAX_BODY_BYTES
+from .common import (Locator, check_keys, delivery_id, field_text, int_option, locator_option,
+                     parse_generic_body, strings_option, url_option, without_headers)
+
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
+AUTH_HEADER = "authorization"
+JOB_HEADER = "x-cloudscheduler-jobname"
+SCHEDULE_HEADER = "x-cloudscheduler-scheduletime"
+
+#: Certificates are kept this long when Google's answer has no max-age, and at most this long.
+DEFAULT_CERTS_TTL = 3600.0
+MAX_CERTS_TTL = 24 * 3600.0
+#: A token signed by an unknown key id triggers a refetch (Google rotated) at most this often.
+REFETCH_INTERVAL = 60.0
+FETCH_TIMEOUT = 5.0
+#: google-auth checks iat/exp against the wall clock; they are checked against the injected
+#: clock below, so its own check is widened until it can never be the one that decides.
+_WALL_CLOCK_SKEW = 100 * 365 * 24 * 3600
+
+_MAX_AGE = re.compile(r"max-age=(\d+)")
+
+
+# ------------------------------------------------------------------------------- certificates
+
+
+Fetcher = Callable[[str, float], "tuple[int, Mapping[str, str], bytes]"]
+
+
+def _fetch(url: str, timeout: float) -> tuple[int, Mapping[str, str], bytes]:
+    import urllib3  # already loaded by the Airflow client; imported here to keep import cheap
+
+    global _POOL
+    if _POOL is None:
+        _POOL = urllib3.PoolManager(num_pools=1, maxsize=2)
+    response = _POOL.request("GET", url, timeout=urllib3.Timeout(total=timeout), retries=False,
+                             redirect=False, preload_content=True)
+    return response.status, dict(response.headers), response.data
+
+
+_POOL: Any = None
+
+
+class CertCache:
+    """Google's signing certificates ``{key id: PEM}``, one cache per source (per instance).
+
+    Refreshed when their max-age runs out, or at most once a ``REFETCH_INTERVAL`` when a token
+    names a key id not in them (Google rotates keys every few days). If a refresh fails, the
+    certificates already held are used until the next attempt.
+    """
+
+    def __init__(self, url: str, fetch: Fetcher = _fetch) -> None:
+        self.url = url
+        self._fetch = fetch
+        self._lock = threading.Lock()
+        self._certs: dict[str, str] = {}
+        self._expires = float("-inf")
+        self._last_attempt = float("-inf")
+        #: how many fetches were made (tests check the caching)
+        self.fetches = 0
+
+    def __repr__(self) -> str:
+        return f"CertCache({self.url!r}, keys={sorted(self._certs)})"
+
+    def get(self, kid: str, now: float) -> Mapping[str, str]:
+        """The certificates, refreshed first if expired or missing ``kid``.
+
+        Raises:
+            BadSignature: there are none and they cannot be fetched.
+        """
+        with self._lock:
+            stale = now >= self._expires
+            unknown = kid not in self._certs and now - self._last_attempt >= REFETCH_INTERVAL
+            if stale or unknown:
+                self._refresh(now)
+            return dict(self._certs)
+
+    def _refresh(self, now: float) -> None:
+        self._last_attempt = now
+        self.fetches += 1
+        try:
+            status, headers, data = self._fetch(self.url, FETCH_TIMEOUT)
+            certs = json.loads(data) if status == 200 else None
+        except Exception as exc:  # network, JSON: keep what we have, say why
+            error = f"{type(exc).__name__}"
+            certs = None
+        else:
+            error = f"HTTP {status}"
+        if not isinstance(certs, dict) or not certs or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in certs.items()):
+            if not self._certs:
+                raise BadSignature(f"cannot fetch Google's certificates from {self.url}: {error}")
+            self._expires = now + REFETCH_INTERVAL  # retry soon, serve the old ones meanwhile
+            return
+        headers = {k.lower(): v for k, v in headers.items()}
+        match = _MAX_AGE.search(headers.get("cache-control", ""))
+        ttl = min(float(match.group(1)), MAX_CERTS_TTL) if match else DEFAULT_CERTS_TTL
+        self._certs = certs
+        self._expires = now + ttl
+
+
+# ------------------------------------------------------------------------------- verification
+
+
+def bearer_token(value: str | None) -> str:
+    """Raises:
+        MissingSignature: no ``Authorization: Bearer <token>``.
+    """
+    if value is None:
+        raise MissingSignature("missing Authorization header")
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise MissingSignature("Authorization is not 'Bearer <token>'")
+    return token.strip()
+
+
+def verify_id_token(token: str, certs: CertCache, audiences: Sequence[str], emails: frozenset[str],
+                    now: float, clock_skew: float) -> dict[str, Any]:
+    """Verify a Google-signed ID token; returns its claims.
+
+    Raises:
+        BadSignature: not a JWT, not RS256, an unknown key, a bad signature, the wrong audience or
+            issuer, an unverified or unlisted email.
+        TimestampOutOfWindow: expired, or issued in the future (beyond ``clock_skew``).
+    """
+    import google.auth.exceptions
+    from google.auth import jwt
+
+    try:
+        header = jwt.decode_header(token)
+    except Exception:  # never echo the token: its pieces end up in google-auth's messages
+        raise BadSignature("bearer token is not a JWT") from None
+    if not isinstance(header, dict) or header.get("alg") != "RS256":
+        raise BadSignature("ID token is not signed with RS256")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise BadSignature("ID token has no key id")
+    cert = certs.get(kid, now).get(kid)
+    if cert is None:
+        raise BadSignature(f"ID token key id {kid[:64]!r} is not among Google's certificates")
+    try:
+        claims = jwt.decode(token, certs={kid: cert}, verify=True, audience=list(audiences),
+                            clock_skew_in_seconds=_WALL_CLOCK_SKEW)
+    except (google.auth.exceptions.GoogleAuthError, ValueError) as exc:
+        if "audience" in str(exc):
+            raise BadSignature("ID token audience is not a configured audience") from None
+        raise BadSignature(f"ID token rejected: {str(exc)[:120]}") from None
+    # google-auth checked the audience; check it again here so that no change there can drop it.
+    if claims.get("aud") not in audiences:
+        raise BadSignature("ID token audience is not a configured audience")
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if not isinstance(iat, (int, float)) or not isinstance(exp, (int, float)):
+        raise BadSignature("ID token lacks iat or exp")
+    if now > exp + clock_skew:
+        raise TimestampOutOfWindow(f"ID token expired {now - exp:.0f}s ago")
+    if now < iat - clock_skew:
+        raise TimestampOutOfWindow(f"ID token issued {iat - now:.0f}s in the future")
+    if claims.get("iss") not in ISSUERS:
+        raise BadSignature("ID token issuer is not Google")
+    if claims.get("email_verified") is not True:
+        raise BadSignature("ID token email is not verified")
+    email = claims.get("email")
+    if not isinstance(email, str) or email.lower() not in emails:
+        raise BadSignature(f"ID token email {str(email)[:100]!r} is not an allowed service account")
+    return dict(claims)
+
+
+# ------------------------------------------------------------------------------- deliveries
+
+
+def pubsub_message(body: Any) -> dict[str, Any] | None:
+    """A Pub/Sub push envelope's message with ``data`` decoded (JSON when it is JSON, else text,
+    else the base64 as sent), or None for any other body."""
+    message = body.get("message") if isinstance(body, dict) else None
+    if not isinstance(message, dict) or not (field_text(message, "messageId")
+                                             or field_text(message, "message_id")):
+        return None
+    data: Any = message.get("data")
+    if isinstance(data, str):
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raw = None
+        if raw is not None:
+            try:
+                data = parse_json(raw)
+            except MalformedRequest:
+                try:
+                    data = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    pass
+    return {"message_id": field_text(message, "messageId") or field_text(message, "message_id"),
+            "data": data, "attributes": message.get("attributes") or {},
+            "publish_time": message.get("publishTime"), "subscription": body.get("subscription")}
+
+
+@dataclass(frozen=True)
+class GoogleOidcSource:
+    name: str
+    audiences: tuple[str, ...]
+    emails: frozenset[str]
+    certs: CertCache = field(repr=False, compare=False)
+    event: Locator | None = None
+    delivery: Locator | None = None
+    clock_skew: int = 10
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    type: str = "google-oidc"
+
+    def verify(self, inbound: Inbound, now: float) -> Delivery:
+        """The event is the configured one, else the Cloud Scheduler job name, else ``pubsub``
+        for a Pub/Sub push, else ``manual``. The delivery id is the configured one, else
+        ``<job>__<schedule time>`` (one run per scheduled tick, whatever the retries), else the
+        Pub/Sub message id, else the body hash. Routes see the token's ``claims`` and, for a
+        Pub/Sub push, ``pubsub`` (``data`` decoded, ``attributes``, ``message_id``).
+
+        Raises:
+            VerificationError: no token, or a token that fails a check (401).
+            MalformedRequest: an over-long id or a bad body (400).
+        """
+        token = bearer_token(inbound.header(AUTH_HEADER))
+        claims = verify_id_token(token, self.certs, self.audiences, self.emails, now, self.clock_skew)
+        body = parse_generic_body(inbound)
+        message = pubsub_message(body)
+        job = inbound.header(JOB_HEADER)
+        schedule = inbound.header(SCHEDULE_HEADER)
+        event = self.event.find(inbound, body) if self.event is not None else None
+        event = event or job or ("pubsub" if message is not None else "manual")
+        ident = self.delivery.find(inbound, body) if self.delivery is not None else None
+        if ident is None and job and schedule:
+            ident = f"{job}__{schedule}"
+        if ident is None and message is not None:
+            ident = message["message_id"]
+        extra: dict[str, Any] = {"claims": claims}
+        if message is not None:
+            extra["pubsub"] = message
+        return Delivery(source=self.name, event=event, delivery_id=delivery_id(ident, inbound.body),
+                        body=body, headers=without_headers(inbound.headers, [AUTH_HEADER]),
+                        extra=extra)
+
+
+def _certs_url(raw: Mapping[str, Any], where: str) -> str:
+    """``certs_url``: https, or http on a loopback address only (tests serve certificates there)."""
+    url = url_option(raw, "certs_url", where) or GOOGLE_CERTS_URL
+    parts = urlsplit(url)
+    if parts.scheme == "http":
+        host = parts.hostname or ""
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ConfigError(f"{where}.certs_url: plain http is allowed for loopback addresses only")
+    return url
+
+
+def from_config(name: str, raw: Mapping[str, Any], where: str) -> GoogleOidcSource:
+    check_keys(raw, ("audience", "service_accounts", "event", "delivery_id", "certs_url",
+                     "clock_skew", "max_body_bytes"), where)
+    if raw.get("audience") is None:
+        raise ConfigError(f"{where}.audience: required (the URL or audience the token was minted "
+                          "for); a token for any other audience must not pass")
+    return GoogleOidcSource(
+        name=name,
+        audiences=strings_option(raw, "audience", where),
+        emails=frozenset(e.lower() for e in strings_option(raw, "service_accounts", where)),
+        certs=CertCache(_certs_url(raw, where)),
+        event=locator_option(raw, "event", where),
+        delivery=locator_option(raw, "delivery_id", where),
+        clock_skew=int_option(raw, "clock_skew", 10, where, minimum=0, maximum=300),
+        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+    )

