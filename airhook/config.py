@@ -68,14 +68,18 @@ class AirflowConfig:
 
 @dataclass(frozen=True)
 class Route:
+    """A route triggers a DAG run (``dag_id``) or, instead, an asset event (``asset``: every DAG
+    scheduled on that asset runs). ``conf`` holds the run's conf or the event's ``extra``."""
+
     name: str
     source: str
-    dag_id: str
+    dag_id: str | None
     events: frozenset[str] | None = None
     when: Expression | None = None
     conf: tuple[tuple[str, Expression], ...] = ()
     note: Expression | None = None
     run_id: Expression | None = None
+    asset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -257,17 +261,31 @@ def _route(raw: Any, index: int, sources: Mapping[str, Source]) -> Route:
     name = raw.get("name")
     if isinstance(name, str):
         where = f"routes[{index}] ({name})"
-    _check_keys(raw, ("name", "source", "events", "when", "dag_id", "conf", "note", "run_id"), where)
+    _check_keys(raw, ("name", "source", "events", "when", "dag_id", "conf", "note", "run_id",
+                      "asset", "extra"), where)
     if not isinstance(name, str) or not ROUTE_NAME_PATTERN.match(name):
         raise ConfigError(f"{where}.name: expected a name matching {ROUTE_NAME_PATTERN.pattern}")
     source = _string(raw, "source", where)
     if source not in sources:
         raise ConfigError(f"{where}.source: no source named {source!r} "
                           f"(configured: {', '.join(sources)})")
-    dag_id = _string(raw, "dag_id", where)
-    assert dag_id is not None
-    if not DAG_ID_PATTERN.match(dag_id):
-        raise ConfigError(f"{where}.dag_id: {dag_id!r} is not a valid Airflow DAG id")
+    if ("dag_id" in raw) == ("asset" in raw):
+        raise ConfigError(f"{where}: give either dag_id (a DAG run) or asset (an asset event)")
+    dag_id = asset = None
+    if "dag_id" in raw:
+        dag_id = _string(raw, "dag_id", where)
+        assert dag_id is not None
+        if not DAG_ID_PATTERN.match(dag_id):
+            raise ConfigError(f"{where}.dag_id: {dag_id!r} is not a valid Airflow DAG id")
+        if "extra" in raw:
+            raise ConfigError(f"{where}.extra: only for asset routes; a DAG run takes conf")
+        payload_key = "conf"
+    else:
+        asset = _string(raw, "asset", where)
+        for key in ("conf", "note"):
+            if key in raw:
+                raise ConfigError(f"{where}.{key}: not for asset routes; an asset event takes extra")
+        payload_key = "extra"
     events = raw.get("events")
     if events is not None:
         if isinstance(events, str):
@@ -275,15 +293,14 @@ def _route(raw: Any, index: int, sources: Mapping[str, Source]) -> Route:
         if not isinstance(events, list) or not events or not all(isinstance(e, str) and e for e in events):
             raise ConfigError(f"{where}.events: expected a non-empty list of event names")
         events = frozenset(events)
-    conf_raw = raw.get("conf") or {}
-    conf_raw = _mapping(conf_raw, f"{where}.conf")
-    conf = tuple((str(key), compile_expression(expr, f"{where}.conf.{key}"))
+    conf_raw = _mapping(raw.get(payload_key) or {}, f"{where}.{payload_key}")
+    conf = tuple((str(key), compile_expression(expr, f"{where}.{payload_key}.{key}"))
                  for key, expr in conf_raw.items())
 
     def optional(key: str) -> Expression | None:
         return compile_expression(raw[key], f"{where}.{key}") if raw.get(key) is not None else None
 
-    return Route(name=name, source=source, dag_id=dag_id, events=events, when=optional("when"),
+    return Route(name=name, source=source, dag_id=dag_id, asset=asset, events=events, when=optional("when"),
                  conf=conf, note=optional("note"), run_id=optional("run_id"))
 
 

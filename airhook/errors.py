@@ -148,8 +148,29 @@ class DagNotFound(AirflowError):
     public = "the route's DAG does not exist in Airflow"
 
 
+class AssetNotFound(AirflowError):
+    """Airflow does not know the route's asset (or dataset): a configuration error."""
+
+    code = "asset_not_found"
+    public = "the route's asset does not exist in Airflow"
+
+
 class AirflowRejected(AirflowError):
     """Airflow answered another 4xx (400, 422, ...): the request airhook built was refused."""
 
     code = "airflow_rejected"
     public = "Airflow rejected the run"
+
+
+# ---------------------------------------------------------------------------- queue errors (durable mode)
+
+
+class QueueUnavailable(AirhookError):
+    """Queue mode: Pub/Sub did not acknowledge the publish (unreachable, timeout, 5xx, refused
+    credentials or permission). Answered 503 so the sender retries; a retry is safe because run ids
+    are deterministic: a run published twice is still one DAG run."""
+
+    status = 503
+    code = "queue_unavailable"
+    public = "the delivery queue is unavailable; retry later"
+    retry_after = 10

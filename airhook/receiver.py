@@ -139,8 +139,7 @@ class Receiver:
         runs: list[dict[str, Any]] = []
         failure: AirflowError | None = None
         for trigger in triggers:
-            run: dict[str, Any] = {"route": trigger.route, "dag_id": trigger.dag_id,
-                                   "dag_run_id": trigger.dag_run_id}
+            run = trigger.describe()
             if isinstance(failure, AirflowUnavailable):
                 run["status"] = "not_attempted"
             else:

@@ -23,13 +23,21 @@ MAX_RUN_ID = 250
 
 @dataclass(frozen=True)
 class Trigger:
-    """One DAG run to create."""
+    """One DAG run to create or, when ``asset`` is set, one asset event (``conf`` is then its
+    ``extra`` and ``dag_run_id`` its deterministic event id)."""
 
     route: str
-    dag_id: str
+    dag_id: str | None
     dag_run_id: str
     conf: dict[str, Any]
     note: str | None = None
+    asset: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The trigger as responses and logs show it."""
+        if self.asset is not None:
+            return {"route": self.route, "asset": self.asset, "event_id": self.dag_run_id}
+        return {"route": self.route, "dag_id": self.dag_id, "dag_run_id": self.dag_run_id}
 
 
 @dataclass(frozen=True)
@@ -89,12 +97,15 @@ def build_trigger(route: Route, delivery: Delivery, document: dict[str, Any]) ->
                              public=f"route {route.name!r}: run_id is not a valid Airflow run id")
     else:
         run_id = default_run_id(delivery.source, route.name, delivery.delivery_id)
-    if route.note is not None:
+    if route.asset is not None:
+        note = None
+    elif route.note is not None:
         note = _evaluate(route, "note", route.note, document)
         note = None if note is None else str(note)
     else:
         note = f"airhook: {delivery.source} {delivery.event} delivery {delivery.delivery_id}"
-    return Trigger(route=route.name, dag_id=route.dag_id, dag_run_id=run_id, conf=conf, note=note)
+    return Trigger(route=route.name, dag_id=route.dag_id, dag_run_id=run_id, conf=conf, note=note,
+                   asset=route.asset)
 
 
 def route(routes: Iterable[Route], delivery: Delivery) -> list[Trigger]:

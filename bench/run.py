@@ -543,6 +543,11 @@ def checks(result: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     busy = [f"({k}) {r['other_load_cores']:.2f}" for k, r in rows.items() if r["other_load_cores"] > 0.15]
     busy += [f"cold ({k}) {c['other_load_cores']:.2f}" for k, c in result.get("cold_start", {}).items()
              if c["other_load_cores"] > 0.15]
+    big = result.get("big")
+    if big:
+        worst = max(y["other_load_cores"] for k in ("valid", "bad_signature") for y in big[k]["samples"])
+        if worst > 0.15:
+            busy.append(f"25 MB {worst:.2f}")
     if busy:
         info.append("WARNING other processes used CPU during the run (cores): " + ", ".join(busy)
                     + "; numbers are skewed, rerun on a quiet machine (--wait-quiet 120)")

@@ -125,12 +125,13 @@ resource "google_cloudfunctions2_function" "this" {
     }
   }
 
-  # The runtime identity must be able to read its secrets (and publish) when the first instance
-  # starts, and the build identity must be allowed to build.
+  # The build identity must be allowed to build, and the runtime identity must be able to read
+  # its secrets, publish and reach Composer when the first instance starts.
   depends_on = [
     google_project_iam_member.build,
     google_secret_manager_secret_iam_member.accessor,
     google_pubsub_topic_iam_member.publisher,
+    google_project_iam_member.composer_user,
   ]
 }
 

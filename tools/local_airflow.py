@@ -48,7 +48,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 log = logging.getLogger("airhook.local_airflow")
 
@@ -152,7 +152,7 @@ def _file_lock(path: Path, timeout: float, what: str) -> Iterator[None]:
 
 def _marker_ok(target: Path, spec: Mapping[str, Any]) -> bool:
     try:
-        return json.loads((target / _MARKER).read_text())["spec"] == dict(spec)
+        return bool(json.loads((target / _MARKER).read_text())["spec"] == dict(spec))
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -267,7 +267,8 @@ def ensure_venv(version: str, *, cache: Path | None = None,
     _major(version)
     cache = cache or cache_dir()
     target = venv_path(version, cache)
-    spec = {"recipe": _RECIPE, "requirements": _requirements(version),
+    requirements = _requirements(version)
+    spec = {"recipe": _RECIPE, "requirements": requirements,
             "python": ".".join(map(str, sys.version_info[:3]))}
 
     def build(tmp: Path, deadline: float) -> None:
@@ -275,7 +276,7 @@ def ensure_venv(version: str, *, cache: Path | None = None,
         env = _uv_env(cache)
         install_log = cache / f"{target.name}.install.log"
         install_log.unlink(missing_ok=True)
-        log.info("installing %s into %s (log %s)", " ".join(spec["requirements"]), target,
+        log.info("installing %s into %s (log %s)", " ".join(requirements), target,
                  install_log)
         # --relocatable: the venv is built under a temporary name and renamed, and the `airflow`
         # console script must still work afterwards (Airflow 2 runs tasks as `airflow tasks run`).
@@ -285,7 +286,7 @@ def ensure_venv(version: str, *, cache: Path | None = None,
         # files every Airflow process (and, on 2.x, every task) recompiles Airflow on import:
         # ~3 s instead of ~1 s per `airflow` command.
         _run_logged([str(uv), "pip", "install", "--compile-bytecode", "--python",
-                     str(tmp / "bin" / "python"), *spec["requirements"]], env=env,
+                     str(tmp / "bin" / "python"), *requirements], env=env,
                     deadline=deadline, log_path=install_log,
                     what=f"installing apache-airflow=={version}")
         # Read the installed version from metadata: importing airflow would create ~/airflow.
@@ -436,7 +437,7 @@ class _Process:
         if self.popen is not None:
             began = time.monotonic()
             _kill_tree(self.popen, grace, self.stop_signal, leader_only=self.signal_leader_only)
-            log.debug("stopped %s (pid %s) in %.1fs", self.name, self.popen.pid,
+            log.info("stopped %s (pid %s) in %.1fs", self.name, self.popen.pid,
                       time.monotonic() - began)
             self.popen = None
 
@@ -592,8 +593,9 @@ class PostgresCluster:
                 shutil.rmtree(self.dir, ignore_errors=True)
                 self.dir = None
 
-    def __enter__(self) -> PostgresCluster:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -1021,8 +1023,9 @@ class AirflowServer:
             if self.home is not None and not self.keep_home:
                 shutil.rmtree(self.home, ignore_errors=True)
 
-    def __enter__(self) -> AirflowServer:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -1149,14 +1152,14 @@ def _cmd_up(args: argparse.Namespace) -> int:
                            keep_home=args.keep_home)
     try:
         began = time.monotonic()
-        server_thread_error: list[BaseException] = []
+        server_thread_error: list[Exception] = []
 
         def boot() -> None:
             try:
                 server.start(timeout=args.timeout)
                 dag_ids = args.dag_ids or _dag_ids_hint(server.dags_folder)
                 server.wait_ready(dag_ids, timeout=args.timeout)
-            except BaseException as exc:  # reported by the main thread
+            except Exception as exc:  # re-raised by the main thread
                 server_thread_error.append(exc)
 
         # Start in a thread so SIGINT/SIGTERM during startup are noticed promptly.

@@ -15,7 +15,7 @@ import urllib3
 
 from ..config import AirflowConfig
 from ..errors import (AirflowAuthError, AirflowError, AirflowRejected, AirflowServerError,
-                      AirflowUnavailable, DagNotFound)
+                      AirflowUnavailable, AssetNotFound, DagNotFound)
 from ..routing import Trigger
 from .auth import Auth, build_auth
 from .transport import Reply, make_pool, send
@@ -26,6 +26,11 @@ FIRST_BACKOFF = 0.2
 MAX_BACKOFF = 2.0
 #: An attempt with less time than this left is not worth starting.
 MIN_ATTEMPT = 0.25
+#: Asset events carry their deterministic id in ``extra`` under this key: Airflow does not dedupe
+#: asset events, so airhook looks for it among the asset's latest events before posting.
+EVENT_ID_KEY = "airhook_event_id"
+#: How many of an asset's latest events are searched for a redelivered event id.
+DEDUPE_WINDOW = 100
 
 T = TypeVar("T")
 
@@ -154,6 +159,7 @@ class AirflowClient:
         self._api_lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
+        self._asset_ids: dict[str, int] = {}
 
     # ------------------------------------------------------------------------------------ version
 
@@ -182,7 +188,8 @@ class AirflowClient:
             DagNotFound: Airflow does not know the DAG (a configuration error).
             AirflowRejected: another 4xx.
         """
-        return self.retrying(lambda timeout: self._trigger_once(trigger, timeout), deadline)
+        once = self._asset_event_once if trigger.asset is not None else self._trigger_once
+        return self.retrying(lambda timeout: once(trigger, timeout), deadline)
 
     def _trigger_once(self, trigger: Trigger, timeout: float) -> Outcome:
         api = self.api(timeout)
@@ -193,6 +200,64 @@ class AirflowClient:
         if reply.status == 409:
             return Outcome("duplicate", reply.status)
         raise classify(reply, f"DAG {trigger.dag_id!r}", self.config.auth.type)
+
+    # ------------------------------------------------------------------------------------ assets
+
+    def _asset_event_once(self, trigger: Trigger, timeout: float) -> Outcome:
+        """Post an asset event (Airflow 3) or dataset event (Airflow 2.9+) unless one with this
+        event id is among the asset's latest events (a redelivery)."""
+        assert trigger.asset is not None
+        api = self.api(timeout)
+        asset_id = self._asset_id(trigger.asset, api, timeout)
+        if self._event_exists(api, asset_id, trigger.dag_run_id, timeout):
+            return Outcome("duplicate", 200)
+        extra = {**trigger.conf, EVENT_ID_KEY: trigger.dag_run_id}
+        if api == "v2":
+            reply = self.transport.request("POST", "/assets/events", {"asset_id": asset_id, "extra": extra}, timeout)
+        else:
+            reply = self.transport.request("POST", "/datasets/events",
+                                           {"dataset_uri": trigger.asset, "extra": extra}, timeout)
+        if reply.status in (200, 201):
+            return Outcome("queued", reply.status)
+        if reply.status == 404:
+            raise AssetNotFound(f"asset {trigger.asset!r} not found in Airflow: {reason(reply)}", airflow_status=404)
+        raise classify(reply, f"asset {trigger.asset!r}", self.config.auth.type)
+
+    def _asset_id(self, asset: str, api: str, timeout: float) -> int:
+        """The asset's id, looked up by name or URI once per instance."""
+        if asset in self._asset_ids:
+            return self._asset_ids[asset]
+        if api == "v2":
+            found = None
+            for field in ("name", "uri"):  # *_pattern is a LIKE filter: keep exact matches only
+                reply = self._get(f"/assets?{field}_pattern={quote(asset, safe='')}&limit=100", asset, timeout)
+                assets = (reply.json() or {}).get("assets", [])
+                found = next((a["id"] for a in assets if a.get(field) == asset), None)
+                if found is not None:
+                    break
+        else:
+            reply = self._get(f"/datasets/{quote(asset, safe='')}", asset, timeout, missing_ok=True)
+            found = (reply.json() or {}).get("id") if reply.status == 200 else None
+        if not isinstance(found, int):
+            raise AssetNotFound(f"asset {asset!r} not found in Airflow (by name or URI)", airflow_status=404)
+        self._asset_ids[asset] = found
+        return found
+
+    def _event_exists(self, api: str, asset_id: int, event_id: str, timeout: float) -> bool:
+        if api == "v2":
+            path, key = f"/assets/events?asset_id={asset_id}", "asset_events"
+        else:
+            path, key = f"/datasets/events?dataset_id={asset_id}", "dataset_events"
+        reply = self._get(f"{path}&order_by=-timestamp&limit={DEDUPE_WINDOW}", str(asset_id), timeout)
+        events = (reply.json() or {}).get(key, [])
+        return any(isinstance(e.get("extra"), dict) and e["extra"].get(EVENT_ID_KEY) == event_id
+                   for e in events if isinstance(e, dict))
+
+    def _get(self, path: str, what: str, timeout: float, missing_ok: bool = False) -> Reply:
+        reply = self.transport.request("GET", path, None, timeout)
+        if reply.status == 200 or (missing_ok and reply.status == 404):
+            return reply
+        raise classify(reply, f"asset {what!r}", self.config.auth.type)
 
     def retrying(self, attempt: Callable[[float], T], deadline: float | None) -> T:
         """Run ``attempt(timeout)`` until it succeeds, fails for good, or the deadline passes.
