@@ -21,7 +21,7 @@ from .expressions import Expression, compile_expression
 from .senders import Source, build_source
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
-AUTH_TYPES = ("basic", "airflow-jwt", "bearer", "google", "none")
+AUTH_TYPES = ("basic", "airflow-jwt", "bearer", "google", "mwaa", "none")
 API_VERSIONS = ("v1", "v2", "auto")
 
 # Airflow's own patterns: run ids (airflow.models.dagrun) and DAG ids (KEY_REGEX).
@@ -30,6 +30,12 @@ DAG_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 # Names appear in URL paths and run ids.
 SOURCE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ROUTE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+-]{1,64}$")
+# Targets: a Cloud Composer environment's resource name; MWAA's environment names (its API model)
+# and AWS region names.
+COMPOSER_ENVIRONMENT_PATTERN = re.compile(r"^projects/[^/\s]+/locations/[^/\s]+/environments/[^/\s]+$")
+DEFAULT_COMPOSER_ENDPOINT = "https://composer.googleapis.com"
+MWAA_NAME_PATTERN = re.compile(r"^[A-Za-z][0-9A-Za-z_-]{0,79}$")
+AWS_REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 
 #: Seconds a delivery may spend reaching Airflow, retries included: under each sender's own
 #: timeout (GitHub waits 10 s, Slack 3 s, Shopify 5 s, Stripe and Standard Webhooks 15-30 s), so
@@ -51,6 +57,10 @@ class AuthConfig:
     password: str | None = None
     token: str | None = None
     scopes: tuple[str, ...] = (CLOUD_PLATFORM,)
+    #: mwaa: the environment's name, its AWS region, and (tests, private endpoints) the API URL
+    environment: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
 
     def __repr__(self) -> str:  # credentials never reach a log or a traceback
         return f"AuthConfig(type={self.type!r}, username={self.username!r})"
@@ -58,12 +68,18 @@ class AuthConfig:
 
 @dataclass(frozen=True)
 class AirflowConfig:
-    url: str
+    #: None only for MWAA (reached through its API) and for Cloud Composer with
+    #: ``composer_environment`` (the URL is discovered on first use)
+    url: str | None = None
     api: str = "auto"
     auth: AuthConfig = AuthConfig("none")
     timeout: float = 8.0
     #: False, True, or a CA bundle path (e.g. a private CA in front of a self-hosted Airflow)
     verify_tls: bool | str = True
+    #: Cloud Composer: ``projects/P/locations/L/environments/E``, whose ``config.airflowUri`` is
+    #: the URL when ``url`` is not given; the Composer API's root (a stand-in in tests)
+    composer_environment: str | None = None
+    composer_endpoint: str = DEFAULT_COMPOSER_ENDPOINT
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,29 @@ class Route:
 
 
 @dataclass(frozen=True)
+class DeliveryConfig:
+    """``delivery``: how a routed delivery reaches Airflow (docs/durable-mode.md).
+
+    ``direct``: ``receive`` triggers the runs before it answers. ``queue``: ``receive`` publishes
+    one message per run to ``topic`` and answers 202; the ``deliver`` function triggers them.
+    """
+
+    mode: str = "direct"
+    topic: str | None = None
+    #: where ``deliver`` puts runs Airflow refused for good (and runs out of retry budget)
+    dead_letter_topic: str | None = None
+    #: seconds ``receive`` waits for Pub/Sub to acknowledge a publish, retries included
+    publish_timeout: float = 5.0
+    #: hours a transient failure (Airflow down, 5xx, 429, refused credentials) is retried, counted
+    #: from the moment ``receive`` accepted the delivery; then the run is dead-lettered
+    retry_hours: float = 72.0
+    #: the push subscription's deadLetterPolicy.maxDeliveryAttempts and retryPolicy.minimumBackoff:
+    #: ``deliver`` republishes a failing message before Pub/Sub would dead-letter it
+    max_delivery_attempts: int = 5
+    minimum_backoff: float = 10.0
+
+
+@dataclass(frozen=True)
 class Config:
     airflow: AirflowConfig
     sources: Mapping[str, Source]
@@ -90,6 +129,7 @@ class Config:
     path: str = ""
     #: per source: seconds to reach Airflow, retries included
     deadlines: Mapping[str, float] = field(default_factory=dict)
+    delivery: DeliveryConfig = DeliveryConfig()
 
     def deadline(self, source: str) -> float:
         return self.deadlines.get(source, FALLBACK_DEADLINE)
@@ -189,6 +229,13 @@ def _string(raw: Mapping[str, Any], key: str, where: str, *, required: bool = Tr
     return value
 
 
+def _http_url(raw: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
+    url = _string(raw, key, where, required=required)
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}.{key}: expected an http:// or https:// URL, got {url!r}")
+    return None if url is None else url.rstrip("/")
+
+
 def _auth(raw: Any, where: str) -> AuthConfig:
     if raw is None:
         return AuthConfig("none")
@@ -209,6 +256,18 @@ def _auth(raw: Any, where: str) -> AuthConfig:
         if not isinstance(scopes, list) or not scopes or not all(isinstance(s, str) for s in scopes):
             raise ConfigError(f"{where}.scopes: expected a list of OAuth scopes")
         return AuthConfig(kind, scopes=tuple(scopes))
+    if kind == "mwaa":
+        _check_keys(raw, ("type", "environment", "region", "endpoint_url"), where)
+        environment = _string(raw, "environment", where)
+        assert environment is not None
+        if not MWAA_NAME_PATTERN.match(environment):
+            raise ConfigError(f"{where}.environment: {environment!r} is not an MWAA environment name")
+        region = _string(raw, "region", where)
+        assert region is not None
+        if not AWS_REGION_PATTERN.match(region):
+            raise ConfigError(f"{where}.region: expected an AWS region such as us-east-1, got {region!r}")
+        return AuthConfig(kind, environment=environment, region=region,
+                          endpoint_url=_http_url(raw, "endpoint_url", where, required=False))
     _check_keys(raw, ("type",), where)
     return AuthConfig("none")
 
@@ -216,11 +275,9 @@ def _auth(raw: Any, where: str) -> AuthConfig:
 def _airflow(raw: Any) -> AirflowConfig:
     where = "airflow"
     raw = _mapping(raw, where)
-    _check_keys(raw, ("url", "api", "auth", "timeout", "verify_tls"), where)
-    url = _string(raw, "url", where)
-    assert url is not None
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"{where}.url: expected an http:// or https:// URL, got {url!r}")
+    _check_keys(raw, ("url", "api", "auth", "timeout", "verify_tls", "composer_environment",
+                      "composer_endpoint"), where)
+    url = _http_url(raw, "url", where, required=False)
     api = raw.get("api", "auto")
     if api not in API_VERSIONS:
         raise ConfigError(f"{where}.api: expected one of {', '.join(API_VERSIONS)}")
@@ -230,8 +287,28 @@ def _airflow(raw: Any) -> AirflowConfig:
     verify = raw.get("verify_tls", True)
     if not isinstance(verify, (bool, str)):
         raise ConfigError(f"{where}.verify_tls: expected true, false or a CA bundle path")
-    return AirflowConfig(url=url.rstrip("/"), api=api, auth=_auth(raw.get("auth"), f"{where}.auth"),
-                         timeout=float(timeout), verify_tls=verify)
+    auth = _auth(raw.get("auth"), f"{where}.auth")
+    environment = _string(raw, "composer_environment", where, required=False)
+    if environment is not None and not COMPOSER_ENVIRONMENT_PATTERN.match(environment):
+        raise ConfigError(f"{where}.composer_environment: expected "
+                          f"projects/PROJECT/locations/REGION/environments/NAME, got {environment!r}")
+    endpoint = _http_url(raw, "composer_endpoint", where, required=False)
+    if auth.type == "mwaa":
+        for key in ("url", "composer_environment", "composer_endpoint"):
+            if raw.get(key) is not None:
+                raise ConfigError(f"{where}.{key}: not used with auth type mwaa (MWAA is reached "
+                                  "through its InvokeRestApi API: name the environment in auth)")
+    elif environment is not None:
+        if auth.type != "google":
+            raise ConfigError(f"{where}.composer_environment: Cloud Composer needs auth: {{type: google}}")
+    elif url is None:
+        raise ConfigError(f"{where}.url: expected a non-empty string (or composer_environment for "
+                          "Cloud Composer, or auth type mwaa)")
+    if endpoint is not None and environment is None:
+        raise ConfigError(f"{where}.composer_endpoint: only used with composer_environment")
+    return AirflowConfig(url=url, api=api, auth=auth, timeout=float(timeout), verify_tls=verify,
+                         composer_environment=environment,
+                         composer_endpoint=endpoint or DEFAULT_COMPOSER_ENDPOINT)
 
 
 def _sources(raw: Any) -> tuple[Mapping[str, Source], Mapping[str, float]]:
@@ -304,6 +381,55 @@ def _route(raw: Any, index: int, sources: Mapping[str, Source]) -> Route:
                  conf=conf, note=optional("note"), run_id=optional("run_id"))
 
 
+DELIVERY_MODES = ("direct", "queue")
+# projects/P/topics/T: Pub/Sub's topic names are 3-255 characters and start with a letter.
+TOPIC_PATTERN = re.compile(r"^projects/[^/\s]+/topics/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*s?\s*$")
+
+
+def _number(raw: Mapping[str, Any], key: str, where: str, default: float, low: float, high: float,
+            *, duration: bool = False) -> float:
+    """A number in (low, high]. Numeric strings are accepted because these values usually arrive
+    through ``${VAR}`` (Terraform passes them as environment variables), and durations may carry
+    Pub/Sub's ``s`` suffix (``10s``)."""
+    value = raw.get(key, default)
+    if isinstance(value, str) and (match := _DURATION.match(value)) and (duration or "s" not in value):
+        value = float(match.group(1))
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
+        unit = "seconds" if duration else "a number"
+        raise ConfigError(f"{where}.{key}: expected {unit} above {low:g} and at most {high:g}")
+    return float(value)
+
+
+def _delivery(raw: Any) -> DeliveryConfig:
+    where = "delivery"
+    if raw is None:
+        return DeliveryConfig()
+    raw = _mapping(raw, where)
+    _check_keys(raw, ("mode", "topic", "dead_letter_topic", "publish_timeout", "retry_hours",
+                      "max_delivery_attempts", "minimum_backoff"), where)
+    mode = raw.get("mode", "direct")
+    if mode not in DELIVERY_MODES:
+        raise ConfigError(f"{where}.mode: expected one of {', '.join(DELIVERY_MODES)}")
+    topics: dict[str, str | None] = {}
+    for key in ("topic", "dead_letter_topic"):
+        topic = _string(raw, key, where, required=mode == "queue")
+        if topic is not None and not TOPIC_PATTERN.match(topic):
+            raise ConfigError(f"{where}.{key}: expected projects/PROJECT/topics/TOPIC, got {topic!r}")
+        topics[key] = topic
+    if topics["topic"] is not None and topics["topic"] == topics["dead_letter_topic"]:
+        raise ConfigError(f"{where}.dead_letter_topic: must differ from {where}.topic")
+    attempts = _number(raw, "max_delivery_attempts", where, 5, 4, 100)
+    if attempts != int(attempts):
+        raise ConfigError(f"{where}.max_delivery_attempts: expected a whole number from 5 to 100")
+    return DeliveryConfig(
+        mode=mode, topic=topics["topic"], dead_letter_topic=topics["dead_letter_topic"],
+        publish_timeout=_number(raw, "publish_timeout", where, 5.0, 0, 60, duration=True),
+        retry_hours=_number(raw, "retry_hours", where, 72.0, 0, 24 * 365),
+        max_delivery_attempts=int(attempts),
+        minimum_backoff=_number(raw, "minimum_backoff", where, 10.0, 0, 600, duration=True))
+
+
 def parse(document: Any, environ: Mapping[str, str], path: str = "") -> Config:
     """Validate a parsed YAML document into a Config.
 
@@ -312,7 +438,7 @@ def parse(document: Any, environ: Mapping[str, str], path: str = "") -> Config:
     """
     if not isinstance(document, dict):
         raise ConfigError("the configuration must be a mapping with airflow, sources and routes")
-    _check_keys(document, ("airflow", "sources", "routes"), "top level")
+    _check_keys(document, ("airflow", "sources", "routes", "delivery"), "top level")
     for section in ("airflow", "sources", "routes"):
         if section not in document:
             raise ConfigError(f"missing section '{section}'")
@@ -328,7 +454,8 @@ def parse(document: Any, environ: Mapping[str, str], path: str = "") -> Config:
         if route.name in seen:
             raise ConfigError(f"routes: duplicate route name {route.name!r}")
         seen.add(route.name)
-    return Config(airflow=airflow, sources=sources, routes=routes, path=path, deadlines=deadlines)
+    return Config(airflow=airflow, sources=sources, routes=routes, path=path, deadlines=deadlines,
+                  delivery=_delivery(document.get("delivery")))
 
 
 def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:

@@ -155,6 +155,14 @@ class AssetNotFound(AirflowError):
     public = "the route's asset does not exist in Airflow"
 
 
+class TargetNotFound(AirflowError):
+    """The configured Airflow environment itself does not exist (Cloud Composer's API or MWAA's
+    answered 404 for it): a configuration error, logged loudly."""
+
+    code = "airflow_target_not_found"
+    public = "the configured Airflow environment was not found"
+
+
 class AirflowRejected(AirflowError):
     """Airflow answered another 4xx (400, 422, ...): the request airhook built was refused."""
 

@@ -16,6 +16,8 @@ from .delivery import Delivery, Inbound
 from .errors import (AirflowAuthError, AirflowError, AirflowUnavailable, AirhookError, DagNotFound,
                      MethodNotAllowed, PayloadTooLarge, UnknownSource, VerificationError)
 from .routing import Trigger, route
+from .enqueue import Enqueuer
+from .errors import QueueUnavailable
 
 HEALTH_PATH = "_health"
 
@@ -56,12 +58,16 @@ class Receiver:
     """One per instance: the config, the Airflow client and the clock."""
 
     def __init__(self, config: Config, client: AirflowClient | None = None, *,
-                 clock: Callable[[], float] = time.time, log: Callable[..., None] = logs.emit) -> None:
+                 clock: Callable[[], float] = time.time, log: Callable[..., None] = logs.emit,
+                 enqueuer: Enqueuer | None = None) -> None:
         self.config = config
         self.client = client if client is not None else AirflowClient(config.airflow)
         self.clock = clock
         self.log = log
         self._outage_log = logs.Throttle(60.0)
+        # Queue mode: runs wait in Pub/Sub and `deliver` triggers them (docs/durable-mode.md).
+        self.enqueuer = enqueuer if enqueuer is not None else (
+            Enqueuer(config.delivery) if config.delivery.mode == "queue" else None)
 
     # -------------------------------------------------------------------------------- entry
 
@@ -113,6 +119,8 @@ class Receiver:
         if not triggers:
             record["outcome"] = "no_route"
             return Response(200, self._summary(delivery, []))
+        if self.enqueuer is not None:
+            return self._enqueue(self.enqueuer, delivery, triggers, record)
         runs = self._trigger_all(triggers, record, started + self.config.deadline(source.name))
         record["runs"] = runs
         statuses = {run["status"] for run in runs}
@@ -160,6 +168,21 @@ class Receiver:
         return runs
 
     @staticmethod
+    def _enqueue(enqueuer: Enqueuer, delivery: Delivery, triggers: list[Trigger],
+                 record: dict[str, Any]) -> Response:
+        """Queue mode: 202 once Pub/Sub holds one message per run, with the run ids ``deliver``
+        will use; 503 (the sender retries) when it does not."""
+        try:
+            record["message_ids"] = enqueuer.enqueue(delivery, triggers)
+        except QueueUnavailable:
+            record["outcome"] = "queue_unavailable"
+            raise
+        runs = [{**t.describe(), "status": "accepted"} for t in triggers]
+        record["runs"] = runs
+        record["outcome"] = "accepted"
+        return Response(202, Receiver._summary(delivery, runs))
+
+    @staticmethod
     def _summary(delivery: Delivery, runs: list[dict[str, Any]]) -> dict[str, Any]:
         return {"delivery_id": delivery.delivery_id, "source": delivery.source,
                 "event": delivery.event, "runs": runs}
@@ -174,7 +197,8 @@ class Receiver:
                               "airflow_error" if isinstance(error, AirflowError) else "rejected")
             record["error"] = error.code
             # During an outage every delivery fails alike: give the cause once a minute.
-            if not isinstance(error, AirflowUnavailable) or self._outage_log.allow(error.code):
+            outage = isinstance(error, (AirflowUnavailable, QueueUnavailable))
+            if not outage or self._outage_log.allow(error.code):
                 record["reason"] = error.detail
         runs = record.pop("runs", None)
         if runs is not None:

@@ -29,6 +29,7 @@ import atexit
 import base64
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -67,9 +68,16 @@ USERNAME = "admin"
 PASSWORD = "admin"
 HOST = "127.0.0.1"
 
-# Bump when the recipe below changes, so existing cached venvs are rebuilt rather than trusted.
-_RECIPE = 2
+# Without Airflow's constraints files (unreachable here), uv resolves Airflow's open-ended
+# dependency ranges; resolving as of a fixed date gives the same versions on every machine and day
+# (a new release of some transitive dependency cannot break CI overnight). Move it deliberately.
+RESOLVE_AS_OF = "2026-11-25T00:00:00Z"
+# Bump when the recipe below changes in a way the spec doesn't show, so a new venv is built.
+_RECIPE = 3
 _MARKER = ".airhook-complete.json"
+# Builds of an older recipe are deleted once unused for this long (not at once: a server started
+# from one may still be running, e.g. in another checkout on another branch).
+_UNUSED_BUILD_TTL = 7 * 24 * 3600.0
 
 Db = Literal["postgres", "sqlite"]
 
@@ -157,9 +165,15 @@ def _marker_ok(target: Path, spec: Mapping[str, Any]) -> bool:
         return False
 
 
-def _build_once(
-    target: Path, spec: Mapping[str, Any], build: Callable[[Path, float], None], timeout: float
-) -> Path:
+def _spec_dir(cache: Path, stem: str, spec: Mapping[str, Any]) -> Path:
+    """``<cache>/<stem>-<hash of spec>``: a changed recipe gets a new directory instead of
+    deleting one that a running Airflow may still be importing from."""
+    digest = hashlib.sha256(json.dumps(dict(spec), sort_keys=True).encode()).hexdigest()[:8]
+    return cache / f"{stem}-{digest}"
+
+
+def _build_once(target: Path, spec: Mapping[str, Any], build: Callable[[Path, float], None],
+                timeout: float) -> Path:
     """Return ``target``, building it first unless a complete build with the same ``spec`` exists.
 
     ``build(tmp, deadline)`` fills a temporary sibling directory; the marker is written last and the
@@ -167,6 +181,7 @@ def _build_once(
     that looks complete.
     """
     if _marker_ok(target, spec):
+        _touch(target / _MARKER)
         return target
     started = time.monotonic()
     with _file_lock(target.with_name(target.name + ".lock"), timeout, target.name):
@@ -183,14 +198,33 @@ def _build_once(
             (tmp / _MARKER).write_text(
                 json.dumps({"spec": dict(spec), "built_at": time.time()}, indent=2) + "\n"
             )
-            if target.exists():  # incomplete or built from an older recipe
+            if target.exists():  # an incomplete build of this very spec: nobody can be using it
                 shutil.rmtree(target)
             os.rename(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         log.info("built %s in %.1fs", target, time.monotonic() - started)
+    _forget_unused_builds(target)
     return target
+
+
+def _touch(path: Path) -> None:
+    # The marker's mtime records the last use, for _forget_unused_builds.
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def _forget_unused_builds(target: Path) -> None:
+    stem = target.name.rsplit("-", 1)[0]
+    for other in target.parent.glob(f"{stem}-*"):
+        marker = other / _MARKER
+        if other == target or not other.is_dir() or ".tmp-" in other.name:
+            continue
+        with contextlib.suppress(OSError):
+            if time.time() - marker.stat().st_mtime > _UNUSED_BUILD_TTL:
+                log.info("deleting %s (unused for a week)", other)
+                shutil.rmtree(other, ignore_errors=True)
 
 
 def _run_logged(cmd: Sequence[str], *, env: Mapping[str, str] | None, deadline: float,
@@ -234,23 +268,30 @@ def ensure_uv(cache: Path | None = None, timeout: float = INSTALL_TIMEOUT) -> Pa
     if os.environ.get("AIRHOOK_UV"):
         return Path(os.environ["AIRHOOK_UV"])
     cache = cache or cache_dir()
-    target = cache / f"tools-{_python_tag()}"
+    target = _spec_dir(cache, f"uv-{_python_tag()}", {"tool": "uv"})
 
     def build(tmp: Path, deadline: float) -> None:
         log.info("bootstrapping uv into %s", target)
-        install_log = cache / "tools.install.log"
+        install_log = target.with_name(target.name + ".install.log")
         _run_logged([sys.executable, "-m", "venv", str(tmp)], env=None, deadline=deadline,
                     log_path=install_log, what="python -m venv")
         _run_logged([str(tmp / "bin" / "python"), "-m", "pip", "install", "--quiet", "uv"],
                     env=None, deadline=deadline, log_path=install_log, what="pip install uv")
 
     # bin/uv is a real binary (not a script with a shebang), so it survives the rename.
-    return _build_once(target, {"recipe": _RECIPE, "tool": "uv"}, build, timeout) / "bin" / "uv"
+    return _build_once(target, {"tool": "uv"}, build, timeout) / "bin" / "uv"
+
+
+def _venv_spec(version: str) -> dict[str, Any]:
+    return {"recipe": _RECIPE, "requirements": _requirements(version),
+            "resolve_as_of": RESOLVE_AS_OF, "python": ".".join(map(str, sys.version_info[:3]))}
 
 
 def venv_path(version: str, cache: Path | None = None) -> Path:
-    """Where :func:`ensure_venv` puts the venv for ``version`` (it may not exist yet)."""
-    return (cache or cache_dir()) / f"airflow-{version}-{_python_tag()}"
+    """Where :func:`ensure_venv` puts the venv for ``version`` (it may not exist yet), e.g.
+    ``~/.cache/airhook/airflow-3.3.2-py3.11-1a2b3c4d`` (the suffix hashes the recipe)."""
+    return _spec_dir(cache or cache_dir(), f"airflow-{version}-{_python_tag()}",
+                     _venv_spec(version))
 
 
 def ensure_venv(version: str, *, cache: Path | None = None,
@@ -267,9 +308,8 @@ def ensure_venv(version: str, *, cache: Path | None = None,
     _major(version)
     cache = cache or cache_dir()
     target = venv_path(version, cache)
-    requirements = _requirements(version)
-    spec = {"recipe": _RECIPE, "requirements": requirements,
-            "python": ".".join(map(str, sys.version_info[:3]))}
+    spec = _venv_spec(version)
+    requirements: list[str] = spec["requirements"]
 
     def build(tmp: Path, deadline: float) -> None:
         uv = ensure_uv(cache, timeout=max(1.0, deadline - time.monotonic()))
@@ -285,8 +325,8 @@ def ensure_venv(version: str, *, cache: Path | None = None,
         # --compile-bytecode: the dev environment sets PYTHONDONTWRITEBYTECODE, so without .pyc
         # files every Airflow process (and, on 2.x, every task) recompiles Airflow on import:
         # ~3 s instead of ~1 s per `airflow` command.
-        _run_logged([str(uv), "pip", "install", "--compile-bytecode", "--python",
-                     str(tmp / "bin" / "python"), *requirements], env=env,
+        _run_logged([str(uv), "pip", "install", "--compile-bytecode", "--exclude-newer",
+                     RESOLVE_AS_OF, "--python", str(tmp / "bin" / "python"), *requirements], env=env,
                     deadline=deadline, log_path=install_log,
                     what=f"installing apache-airflow=={version}")
         # Read the installed version from metadata: importing airflow would create ~/airflow.

@@ -281,8 +281,18 @@ class AirflowClient:
 
 def build_transport(config: AirflowConfig, pool: urllib3.PoolManager | None = None,
                     auth: Auth | None = None) -> Transport:
+    """MWAA's InvokeRestApi for ``auth: {type: mwaa}``, else HTTP(S); for Cloud Composer without a
+    ``url``, HTTP(S) to the URL the Composer API names. The MWAA and Composer modules are imported
+    only when configured (MWAA's needs the optional boto3: a ConfigError says how to install it)."""
+    if config.auth.type == "mwaa":
+        from .mwaa import MwaaTransport
+        return MwaaTransport(config)
     pool = pool if pool is not None else make_pool(config.verify_tls)
-    return HttpTransport(config, pool, auth if auth is not None else build_auth(config, pool))
+    auth = auth if auth is not None else build_auth(config, pool)
+    if config.url is None and config.composer_environment is not None:
+        from .composer import ComposerTransport
+        return ComposerTransport(config, pool, auth)
+    return HttpTransport(config, pool, auth)
 
 
 __all__ = ["AirflowClient", "HttpTransport", "Outcome", "Transport", "classify", "request_body"]

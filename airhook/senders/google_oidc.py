@@ -54,7 +54,10 @@ _MAX_AGE = re.compile(r"max-age=(\d+)")
 # ------------------------------------------------------------------------------- certificates
 
 
-Fetcher = Callable[[str, float], "tuple[int, Mapping[str, str], bytes]"]
+#: ``fetch(url, timeout) -> (status, headers, body)``; injectable for tests.
+Fetcher = Callable[[str, float], tuple[int, Mapping[str, str], bytes]]
+
+_POOL: Any = None
 
 
 def _fetch(url: str, timeout: float) -> tuple[int, Mapping[str, str], bytes]:
@@ -66,9 +69,6 @@ def _fetch(url: str, timeout: float) -> tuple[int, Mapping[str, str], bytes]:
     response = _POOL.request("GET", url, timeout=urllib3.Timeout(total=timeout), retries=False,
                              redirect=False, preload_content=True)
     return response.status, dict(response.headers), response.data
-
-
-_POOL: Any = None
 
 
 class CertCache:

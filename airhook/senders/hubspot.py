@@ -72,9 +72,8 @@ def event_and_id(body: Any) -> tuple[str, str | None]:
     subscription type, is named by its ``subscriptionType``; a mixed batch is ``batch``. Only a
     single event's ``eventId`` identifies the delivery; a batch is identified by its hash."""
     events = body if isinstance(body, list) else [body]
-    kinds = {field_text(e, "subscriptionType") for e in events}
-    kinds.discard(None)
-    event = kinds.pop() if len(kinds) == 1 else ("batch" if kinds else "webhook")
+    kinds = {kind for kind in (field_text(e, "subscriptionType") for e in events) if kind is not None}
+    event = next(iter(kinds)) if len(kinds) == 1 else ("batch" if kinds else "webhook")
     ident = field_text(events[0], "eventId") if len(events) == 1 else None
     return event, ident
 

@@ -84,10 +84,11 @@ def event_name(body: Any) -> str:
     Raises:
         MalformedRequest: none of them.
     """
-    for path in (("event", "type"), ("command",), ("type",)):
-        if path == ("event", "type") and field_text(body, "type") != "event_callback":
-            continue
-        value = field_text(body, *path)
+    inner = field_text(body, "event", "type")
+    if inner is not None and field_text(body, "type") == "event_callback":
+        return inner
+    for key in ("command", "type"):
+        value = field_text(body, key)
         if value is not None:
             return value
     if field_text(body, "ssl_check") == "1":

@@ -1,0 +1,162 @@
+"""The queue mode's message: one routed run, waiting in Pub/Sub for ``deliver``.
+
+The data is JSON holding everything ``deliver`` needs to trigger the run (DAG id or asset, run id,
+conf, note) and the delivery it came from (source, event, delivery id, when it was accepted). It
+never holds the webhook secret, the raw body or the request headers: ``conf`` is only what the
+route chose to pass. The same facts are repeated as ``airhook_*`` attributes so a dead letter can be
+read (and filtered) without decoding it.
+
+The message is self-contained: ``deliver`` needs no routes to act on it, so a routes file that
+changed between publish and delivery cannot change what an accepted delivery does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from .config import DAG_ID_PATTERN, RUN_ID_PATTERN
+from .delivery import Delivery
+from .pubsub import Message, attribute
+from .routing import MAX_RUN_ID, Trigger
+
+VERSION = 1
+KINDS = ("dag_run", "asset_event")
+#: Attributes airhook sets on its own messages; everything it adds later (dead-letter reasons,
+#: renewal and redrive counts) starts with the same prefix.
+PREFIX = "airhook_"
+
+
+class MalformedEnvelope(ValueError):
+    """The message is not one airhook published (or not one this version understands)."""
+
+
+def _timestamp(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_timestamp(text: str) -> float:
+    """Epoch seconds of an RFC 3339 time such as Pub/Sub's ``publishTime``
+    (``2024-05-01T10:00:00.123456789Z``: Python reads at most microseconds)."""
+    text = text.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[:min(digits, 6)]}{rest[digits:]}"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+@dataclass(frozen=True)
+class Envelope:
+    route: str
+    dag_id: str | None
+    dag_run_id: str
+    conf: Mapping[str, Any]
+    note: str | None
+    source: str
+    event: str
+    delivery_id: str
+    #: epoch seconds when ``receive`` accepted the delivery: the retry budget counts from here,
+    #: across renewals and redrives
+    accepted_at: float
+    asset: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "dag_run" if self.asset is None else "asset_event"
+
+    # ------------------------------------------------------------------------------------ build
+
+    @classmethod
+    def for_trigger(cls, trigger: Trigger, delivery: Delivery, accepted_at: float) -> Envelope:
+        return cls(route=trigger.route, dag_id=trigger.dag_id, dag_run_id=trigger.dag_run_id,
+                   conf=trigger.conf, note=trigger.note, source=delivery.source,
+                   event=delivery.event, delivery_id=delivery.delivery_id,
+                   accepted_at=accepted_at, asset=trigger.asset)
+
+    def trigger(self) -> Trigger:
+        """The run to create, exactly as ``receive`` routed it."""
+        return Trigger(route=self.route, dag_id=self.dag_id, dag_run_id=self.dag_run_id,
+                       conf=dict(self.conf), note=self.note, asset=self.asset)
+
+    def attributes(self) -> dict[str, str]:
+        target = {"airhook_asset": self.asset} if self.asset is not None else {"airhook_dag_id": self.dag_id}
+        return {key: attribute(value) for key, value in {
+            "airhook_kind": self.kind, "airhook_source": self.source, "airhook_event": self.event,
+            "airhook_delivery_id": self.delivery_id, "airhook_route": self.route, **target,
+            "airhook_dag_run_id": self.dag_run_id,
+            "airhook_accepted_at": _timestamp(self.accepted_at)}.items()}
+
+    def to_message(self) -> Message:
+        data = {"v": VERSION, "kind": self.kind, "route": self.route, "dag_id": self.dag_id,
+                "dag_run_id": self.dag_run_id, "conf": dict(self.conf), "note": self.note,
+                "source": self.source, "event": self.event, "delivery_id": self.delivery_id,
+                "accepted_at": _timestamp(self.accepted_at)}
+        if self.asset is not None:
+            data["asset"] = self.asset
+        return Message(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
+                       self.attributes())
+
+    # ------------------------------------------------------------------------------------ read
+
+    @classmethod
+    def from_data(cls, data: bytes) -> Envelope:
+        """Decode and check a message's data.
+
+        Raises:
+            MalformedEnvelope: naming the first problem (never echoing the data).
+        """
+        try:
+            doc = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise MalformedEnvelope("data is not JSON") from None
+        if not isinstance(doc, dict):
+            raise MalformedEnvelope("data is not a JSON object")
+        if doc.get("v") != VERSION:
+            raise MalformedEnvelope(f"unknown envelope version {str(doc.get('v'))[:20]!r}")
+        kind = doc.get("kind")
+        if kind not in KINDS:
+            raise MalformedEnvelope(f"unknown kind {str(kind)[:40]!r}")
+        strings = {}
+        for key in ("route", "dag_run_id", "source", "event", "delivery_id", "accepted_at"):
+            value = doc.get(key)
+            if not isinstance(value, str) or not value:
+                raise MalformedEnvelope(f"{key}: expected a non-empty string")
+            strings[key] = value
+        dag_id, asset = doc.get("dag_id"), doc.get("asset")
+        if kind == "dag_run" and (not isinstance(dag_id, str) or not DAG_ID_PATTERN.match(dag_id)):
+            raise MalformedEnvelope("dag_id: not a valid Airflow DAG id")
+        if kind == "asset_event" and (not isinstance(asset, str) or not asset):
+            raise MalformedEnvelope("asset: expected a non-empty string")
+        run_id = strings["dag_run_id"]
+        if not RUN_ID_PATTERN.match(run_id) or len(run_id) > MAX_RUN_ID:
+            raise MalformedEnvelope("dag_run_id: not a valid Airflow run id")
+        conf, note = doc.get("conf"), doc.get("note")
+        if not isinstance(conf, dict):
+            raise MalformedEnvelope("conf: expected a JSON object")
+        if note is not None and not isinstance(note, str):
+            raise MalformedEnvelope("note: expected a string or null")
+        try:
+            accepted_at = parse_timestamp(strings["accepted_at"])
+        except ValueError:
+            raise MalformedEnvelope("accepted_at: not an RFC 3339 time") from None
+        return cls(route=strings["route"], dag_id=dag_id if isinstance(dag_id, str) else None,
+                   dag_run_id=run_id, conf=conf, note=note, source=strings["source"],
+                   event=strings["event"], delivery_id=strings["delivery_id"],
+                   accepted_at=accepted_at, asset=asset if kind == "asset_event" else None)
+
+    def describe(self) -> dict[str, Any]:
+        """The run as logs show it (never the conf: it may hold payload data)."""
+        target = {"asset": self.asset} if self.asset is not None else {"dag_id": self.dag_id}
+        return {"route": self.route, **target, "dag_run_id": self.dag_run_id,
+                "source": self.source, "event": self.event, "delivery_id": self.delivery_id}
+
+
+__all__ = ["Envelope", "MalformedEnvelope", "PREFIX", "parse_timestamp"]

@@ -1,0 +1,227 @@
+"""Pub/Sub's REST API over one keep-alive urllib3 pool: publish (``receive`` and ``deliver``),
+pull and acknowledge (``redrive``).
+
+REST rather than ``google-cloud-pubsub``: that client imports gRPC and protobuf, several hundred
+milliseconds on every cold start (``bench/queue.py imports`` measures both), for one small POST per
+delivery. google-auth is imported on the first request that needs a token, so the direct mode and
+the emulator never load it.
+
+``PUBSUB_EMULATOR_HOST=127.0.0.1:8085`` (the variable Google's client libraries honour) sends every
+call to the emulator in plain HTTP without credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import urllib3
+from urllib3.exceptions import HTTPError
+
+from .errors import QueueUnavailable
+
+API_ROOT = "https://pubsub.googleapis.com"
+PUBSUB_SCOPE = "https://www.googleapis.com/auth/pubsub"
+#: Pub/Sub refuses a publish request over 10 MB; data travels base64-encoded inside JSON.
+MAX_PUBLISH_BYTES = 10_000_000
+#: Pub/Sub's limit on one attribute value (bytes).
+MAX_ATTRIBUTE_BYTES = 1024
+#: Statuses worth another attempt within the caller's time budget.
+_TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message to publish: raw ``data`` and string ``attributes``."""
+
+    data: bytes
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"data": base64.b64encode(self.data).decode("ascii"),
+                "attributes": dict(self.attributes)}
+
+
+@dataclass(frozen=True)
+class Received:
+    """A pulled message and the id to acknowledge it with."""
+
+    ack_id: str
+    message_id: str
+    data: bytes
+    attributes: Mapping[str, str]
+    publish_time: str = ""
+
+
+def attribute(value: object) -> str:
+    """``value`` as an attribute value: a string of at most 1,024 UTF-8 bytes (Pub/Sub refuses
+    longer ones, and an event name or an Airflow error message has no length limit of its own)."""
+    text = str(value)
+    encoded = text.encode("utf-8")
+    if len(encoded) <= MAX_ATTRIBUTE_BYTES:
+        return text
+    return encoded[:MAX_ATTRIBUTE_BYTES - 3].decode("utf-8", "ignore") + "..."
+
+
+class PubSub:
+    """One per instance. Every failure is a :class:`QueueUnavailable` whose detail names the cause.
+
+    Args:
+        timeout: seconds for one call, retries of transient failures included.
+        environ: where ``PUBSUB_EMULATOR_HOST`` is read (the process environment by default).
+        credentials: google-auth credentials; default: Application Default Credentials, made on
+            the first call that needs them.
+    """
+
+    def __init__(self, *, timeout: float = 5.0, environ: Mapping[str, str] | None = None,
+                 pool: urllib3.PoolManager | None = None, credentials: Any = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        environ = os.environ if environ is None else environ
+        emulator = environ.get("PUBSUB_EMULATOR_HOST", "").strip()
+        self.emulated = bool(emulator)
+        self.root = f"http://{emulator}" if emulator else API_ROOT
+        self.timeout = timeout
+        # Sized like the Airflow pool: one connection per functions-framework thread.
+        self._pool = pool if pool is not None else urllib3.PoolManager(num_pools=2, maxsize=16,
+                                                                       block=False)
+        self._credentials = credentials
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"PubSub(root={self.root!r})"
+
+    # -------------------------------------------------------------------------------- API
+
+    def publish(self, topic: str, messages: Sequence[Message], *,
+                timeout: float | None = None) -> list[str]:
+        """Publish ``messages`` in one request (all or none) and return their message ids, which
+        exist only once Pub/Sub has stored the messages.
+
+        Raises:
+            QueueUnavailable: no acknowledgement within ``timeout`` seconds.
+        """
+        if not messages:
+            return []
+        reply = self._call(f"{topic}:publish", {"messages": [m.to_json() for m in messages]},
+                           timeout)
+        ids = reply.get("messageIds") if isinstance(reply, dict) else None
+        if not isinstance(ids, list) or len(ids) != len(messages):
+            raise QueueUnavailable(f"publish to {topic}: answer without {len(messages)} message ids")
+        return [str(i) for i in ids]
+
+    def pull(self, subscription: str, max_messages: int = 100, *,
+             timeout: float | None = None) -> list[Received]:
+        """Up to ``max_messages`` messages from a pull subscription (maybe none, maybe fewer)."""
+        reply = self._call(f"{subscription}:pull", {"maxMessages": max_messages}, timeout)
+        received: list[Received] = []
+        for item in (reply.get("receivedMessages") or []) if isinstance(reply, dict) else []:
+            message = item.get("message", {})
+            received.append(Received(
+                ack_id=item["ackId"], message_id=str(message.get("messageId", "")),
+                data=base64.b64decode(message.get("data", "")),
+                attributes=dict(message.get("attributes") or {}),
+                publish_time=str(message.get("publishTime", ""))))
+        return received
+
+    def acknowledge(self, subscription: str, ack_ids: Sequence[str], *,
+                    timeout: float | None = None) -> None:
+        if ack_ids:
+            self._call(f"{subscription}:acknowledge", {"ackIds": list(ack_ids)}, timeout)
+
+    def release(self, subscription: str, ack_ids: Sequence[str], *,
+                timeout: float | None = None) -> None:
+        """Give pulled messages back at once (an ack deadline of 0), for another pull to see."""
+        if ack_ids:
+            self._call(f"{subscription}:modifyAckDeadline",
+                       {"ackIds": list(ack_ids), "ackDeadlineSeconds": 0}, timeout)
+
+    # -------------------------------------------------------------------------------- HTTP
+
+    def _call(self, resource: str, body: Mapping[str, Any], timeout: float | None) -> Any:
+        """POST ``/v1/{resource}``; transient failures (no answer, 408, 429, 5xx) are retried with
+        jittered backoff while ``timeout`` lasts. Publishing twice is harmless here: the run id
+        inside the message makes a duplicate a 409 in Airflow."""
+        budget = self.timeout if timeout is None else timeout
+        deadline = self._clock() + budget
+        url = f"{self.root}/v1/{resource}"
+        data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        what = f"POST {resource.rsplit(':', 1)[-1]} {resource.rsplit(':', 1)[0]}"
+        pause = 0.05
+        refreshed = False
+        while True:
+            left = deadline - self._clock()
+            try:
+                headers = {"Content-Type": "application/json", **self._auth_headers()}
+                response = self._pool.request(
+                    "POST", url, body=data, headers=headers, retries=False, redirect=False,
+                    timeout=urllib3.Timeout(connect=min(max(left, 0.1), 3.0), read=max(left, 0.1)))
+                status, raw = response.status, response.data
+            except (HTTPError, OSError) as exc:
+                status, raw, failure = 0, b"", f"{type(exc).__name__}: {exc}"
+            else:
+                if 200 <= status < 300:
+                    try:
+                        return json.loads(raw or b"{}")
+                    except ValueError:
+                        raise QueueUnavailable(f"{what}: answered {status} with invalid JSON") from None
+                failure = f"answered {status}: {_message(raw)}"
+                if status == 401 and not refreshed and self._forget_token():
+                    refreshed = True  # a revoked or expired token: fetch a new one, once
+                    continue
+            if status and status not in _TRANSIENT:
+                # 400 (bad request), 403 (no permission), 404 (no such topic): retrying cannot help.
+                raise QueueUnavailable(f"{what}: {failure}")
+            wait = random.uniform(0, pause)
+            if self._clock() + wait + 0.1 >= deadline:
+                raise QueueUnavailable(f"{what}: {failure} (gave up after {budget:g}s)")
+            self._sleep(wait)
+            pause = min(pause * 2, 1.0)
+
+    # -------------------------------------------------------------------------------- credentials
+
+    def _auth_headers(self) -> dict[str, str]:
+        if self.emulated:
+            return {}
+        with self._lock:
+            import google.auth
+            import google.auth.exceptions
+            from google.auth.transport.urllib3 import Request
+
+            try:
+                if self._credentials is None:
+                    self._credentials, _ = google.auth.default(scopes=[PUBSUB_SCOPE])
+                if not self._credentials.valid:
+                    self._credentials.refresh(Request(self._pool))
+            except google.auth.exceptions.GoogleAuthError as exc:
+                raise QueueUnavailable(f"Google credentials failed: {type(exc).__name__}: {exc}") from None
+            headers: dict[str, str] = {}
+            self._credentials.apply(headers)
+            return headers
+
+    def _forget_token(self) -> bool:
+        with self._lock:
+            if self.emulated or self._credentials is None:
+                return False
+            self._credentials.token = None  # not valid any more: the next call refreshes it
+            return True
+
+
+def _message(raw: bytes) -> str:
+    """Google's error message (``{"error": {"message": ...}}``) or the start of the body."""
+    try:
+        data = json.loads(raw)
+        return str(data["error"]["message"])[:200]
+    except (ValueError, KeyError, TypeError):
+        return raw[:120].decode("utf-8", "replace")
+
+
+__all__ = ["MAX_PUBLISH_BYTES", "Message", "PubSub", "Received", "attribute"]
