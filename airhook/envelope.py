@@ -33,7 +33,8 @@ class MalformedEnvelope(ValueError):
     """The message is not one airhook published (or not one this version understands)."""
 
 
-def _timestamp(epoch: float) -> str:
+def rfc3339(epoch: float) -> str:
+    """``2024-05-01T10:00:00.123Z``: how airhook writes times into messages."""
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -92,13 +93,13 @@ class Envelope:
             "airhook_kind": self.kind, "airhook_source": self.source, "airhook_event": self.event,
             "airhook_delivery_id": self.delivery_id, "airhook_route": self.route, **target,
             "airhook_dag_run_id": self.dag_run_id,
-            "airhook_accepted_at": _timestamp(self.accepted_at)}.items()}
+            "airhook_accepted_at": rfc3339(self.accepted_at)}.items()}
 
     def to_message(self) -> Message:
         data = {"v": VERSION, "kind": self.kind, "route": self.route, "dag_id": self.dag_id,
                 "dag_run_id": self.dag_run_id, "conf": dict(self.conf), "note": self.note,
                 "source": self.source, "event": self.event, "delivery_id": self.delivery_id,
-                "accepted_at": _timestamp(self.accepted_at)}
+                "accepted_at": rfc3339(self.accepted_at)}
         if self.asset is not None:
             data["asset"] = self.asset
         return Message(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
@@ -159,4 +160,4 @@ class Envelope:
                 "source": self.source, "event": self.event, "delivery_id": self.delivery_id}
 
 
-__all__ = ["Envelope", "MalformedEnvelope", "PREFIX", "parse_timestamp"]
+__all__ = ["Envelope", "MalformedEnvelope", "PREFIX", "parse_timestamp", "rfc3339"]

@@ -4,12 +4,14 @@ knows about Flask."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import flask
 
 from . import config as config_module
 from . import logs
 from .errors import ConfigError, PayloadTooLarge
+from .deliver import Deliverer
 from .receiver import Receiver, Response
 
 _CHUNK = 1 << 20
@@ -59,6 +61,27 @@ def receiver_from_environment() -> Receiver:
         raise SystemExit(3) from None
 
 
-__all__ = ["handle", "receiver_from_environment", "read_limited", "to_flask"]
+def deliverer_for(receiver: Receiver) -> Deliverer:
+    """The instance's Deliverer for the ``deliver`` target: the receiver's config and Airflow
+    client, so one instance holds one pool and one set of credentials."""
+    return Deliverer(receiver.config, receiver.client)
+
+
+def deliver_event(deliverer: Deliverer, event: Any) -> None:
+    """``deliver``'s Flask side: a CloudEvent in; returning acknowledges the message. A retry
+    verdict becomes a 503 through ``abort`` (no traceback in the log): Pub/Sub push and Eventarc
+    redeliver on any answer that is not 2xx."""
+    # functions-framework drops the push envelope's deliveryAttempt when it builds the
+    # CloudEvent; the raw body is still there to read it from.
+    body = flask.request.get_json(silent=True) if flask.has_request_context() else None
+    verdict = deliverer.handle_event(
+        event.data, event_id=str(event["id"]), event_time=event.get("time"),
+        delivery_attempt=body.get("deliveryAttempt") if isinstance(body, dict) else None)
+    if not verdict.ack:
+        flask.abort(503)
+
+
+__all__ = ["deliver_event", "deliverer_for", "handle", "receiver_from_environment", "read_limited",
+           "to_flask"]
 
 

@@ -120,8 +120,12 @@ class PubSub:
 
     def pull(self, subscription: str, max_messages: int = 100, *,
              timeout: float | None = None) -> list[Received]:
-        """Up to ``max_messages`` messages from a pull subscription (maybe none, maybe fewer)."""
-        reply = self._call(f"{subscription}:pull", {"maxMessages": max_messages}, timeout)
+        """Up to ``max_messages`` messages from a pull subscription: maybe fewer, maybe none even
+        when some remain (callers pull again). ``returnImmediately`` (discouraged by Google for
+        high-throughput consumers, right for a one-shot command) keeps an empty subscription from
+        holding the call open: the emulator would hold it indefinitely."""
+        reply = self._call(f"{subscription}:pull",
+                           {"maxMessages": max_messages, "returnImmediately": True}, timeout)
         received: list[Received] = []
         for item in (reply.get("receivedMessages") or []) if isinstance(reply, dict) else []:
             message = item.get("message", {})

@@ -355,50 +355,91 @@ def load(server: FunctionServer, body_file: Path, body: bytes, signature: str, *
                               connections=connections, duration=duration)
 
 
-def measure_target(target: Target, env: dict[str, str], tmp: Path, standin: StandIn, body_file: Path,
-                   body: bytes, signature: str, args: argparse.Namespace,
-                   after: Callable[[FunctionServer], dict[str, Any]] | None = None) -> dict[str, Any]:
-    server = FunctionServer(target, env, tmp / f"server-{target.key}.log")
-    server.start()
+def segment(server: FunctionServer, standin: StandIn, body_file: Path, body: bytes, signature: str,
+            args: argparse.Namespace, seconds: float, prefix: str) -> dict[str, Any]:
+    """One measured window of load on ``server``, with every counter read around it."""
+    runs_before, standin_before = standin.stats()["dag_runs"], standin.cpu()
+    cpu_before, busy_before = server.cpu(), machine_busy_seconds()
+    result = load(server, body_file, body, signature, generator=args.loadgen,
+                  connections=args.connections, duration=seconds, prefix=prefix)
+    cpu_after, busy_after = server.cpu(), machine_busy_seconds()
+    runs_after, standin_after = standin.stats()["dag_runs"], standin.cpu()
+    result.update(server_cpu_s=cpu_after - cpu_before, standin_cpu_s=standin_after - standin_before,
+                  forwarded=runs_after - runs_before, busy_s=busy_after - busy_before)
+    return result
+
+
+def summarize(target: Target, segments: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row from a target's segments: sums of counts and CPU; with several segments the latency
+    percentiles are combined (request-weighted mean of the p50s, highest p99 and max)."""
+    requests = sum(x["requests"] for x in segments)
+    seconds = sum(x["duration_us"] for x in segments) / 1e6
+    server_cpu = sum(x["server_cpu_s"] for x in segments)
+    standin_cpu = sum(x["standin_cpu_s"] for x in segments)
+    loadgen_cpu = sum(x["cpu_s"] for x in segments)
+    busy = sum(x["busy_s"] for x in segments)
+    errors = {k: sum(x["errors"][k] for x in segments) for k in segments[0]["errors"]}
+
+    def per_request(value: float) -> float | None:
+        return round(value * 1000 / requests, 3) if requests else None
+
+    p50 = sum(x["latency_us"]["p50"] * x["requests"] for x in segments) / requests if requests else 0.0
+    return {
+        "target": target.key, "name": target.name, "source": str(target.source.relative_to(ROOT)),
+        "requests": requests, "seconds": round(seconds, 3), "rps": round(requests / seconds, 1) if seconds else 0.0,
+        "p50_ms": round(p50 / 1000, 3),
+        "p90_ms": max(x["latency_us"]["p90"] for x in segments) / 1000,
+        "p99_ms": max(x["latency_us"]["p99"] for x in segments) / 1000,
+        "max_ms": max(x["latency_us"]["max"] for x in segments) / 1000,
+        "server_cpu_s": round(server_cpu, 3), "cpu_ms_per_req": per_request(server_cpu),
+        "server_cpu_util": round(server_cpu / seconds, 3) if seconds else None,
+        "forwarded": sum(x["forwarded"] for x in segments),
+        "standin_cpu_ms_per_req": per_request(standin_cpu),
+        "loadgen": segments[0]["tool"], "loadgen_cpu_ms_per_req": per_request(loadgen_cpu),
+        "errors": errors, "error_count": sum(errors.values()),
+        # cores used by processes outside the benchmark during the windows (should be ~0)
+        "other_load_cores": round(max(0.0, busy - server_cpu - standin_cpu - loadgen_cpu) / seconds, 2) if seconds else None,
+        "segments": [{"requests": x["requests"], "rps": round(x["requests"] / (x["duration_us"] / 1e6), 1),
+                      "p50_ms": x["latency_us"]["p50"] / 1000, "p99_ms": x["latency_us"]["p99"] / 1000,
+                      "cpu_ms_per_req": round(x["server_cpu_s"] * 1000 / x["requests"], 3) if x["requests"] else None}
+                     for x in segments],
+    }
+
+
+def measure_all(keys: str, env: dict[str, str], tmp: Path, standin: StandIn, body_file: Path, body: bytes,
+                signature: str, args: argparse.Namespace, big: bytes | None, secret: bytes) -> dict[str, Any]:
+    """Start every target's server, check and warm each, then ``--rounds`` rounds of
+    ``--duration / --rounds`` seconds per target, interleaved (a, b, c, d, a, b, ...), so a change
+    in the machine's load hits every target alike. Then the 25 MB deliveries to (b)."""
+    servers: dict[str, FunctionServer] = {}
+    out: dict[str, Any] = {"targets": {}}
     try:
-        first_200(server, body, signature)
-        run = uuid.uuid4().hex[:8]
-        if args.warmup > 0:
-            load(server, body_file, body, signature, generator=args.loadgen, connections=args.connections,
-                 duration=args.warmup, prefix=f"warm-{target.key}-{run}")
-        runs_before, standin_cpu_before = standin.stats()["dag_runs"], standin.cpu()
-        cpu_before, busy_before = server.cpu(), machine_busy_seconds()
-        result = load(server, body_file, body, signature, generator=args.loadgen,
-                      connections=args.connections, duration=args.duration, prefix=f"{target.key}-{run}")
-        cpu_after, busy_after = server.cpu(), machine_busy_seconds()
-        runs_after, standin_cpu_after = standin.stats()["dag_runs"], standin.cpu()
-        ours = (cpu_after - cpu_before) + (standin_cpu_after - standin_cpu_before) + result["cpu_s"]
-        requests = result["requests"]
-        seconds = result["duration_us"] / 1e6
-        errors = sum(result["errors"].values())
-        row: dict[str, Any] = {
-            "target": target.key, "name": target.name, "source": str(target.source.relative_to(ROOT)),
-            "requests": requests, "seconds": round(seconds, 3),
-            "rps": round(requests / seconds, 1) if seconds else 0.0,
-            "p50_ms": result["latency_us"]["p50"] / 1000, "p90_ms": result["latency_us"]["p90"] / 1000,
-            "p99_ms": result["latency_us"]["p99"] / 1000, "max_ms": result["latency_us"]["max"] / 1000,
-            "server_cpu_s": round(cpu_after - cpu_before, 3),
-            "cpu_ms_per_req": round((cpu_after - cpu_before) * 1000 / requests, 3) if requests else None,
-            "server_cpu_util": round((cpu_after - cpu_before) / seconds, 3) if seconds else None,
-            "forwarded": runs_after - runs_before,
-            "standin_cpu_ms_per_req": round((standin_cpu_after - standin_cpu_before) * 1000 / requests, 3)
-            if requests else None,
-            "loadgen": result["tool"], "loadgen_cpu_ms_per_req": round(result["cpu_s"] * 1000 / requests, 3)
-            if requests else None,
-            "errors": result["errors"], "error_count": errors,
-            # cores used by processes outside the benchmark during the window (should be ~0)
-            "other_load_cores": round(max(0.0, (busy_after - busy_before - ours)) / seconds, 2) if seconds else None,
-        }
-        if after is not None:
-            row.update(after(server))
-        return row
+        for key in keys:
+            print(f"bench: start and warm up ({key}) {TARGETS[key].name} ...", file=sys.stderr, flush=True)
+            server = servers[key] = FunctionServer(TARGETS[key], env, tmp / f"server-{key}.log")
+            server.start()
+            first_200(server, body, signature)
+            if args.warmup > 0:
+                load(server, body_file, body, signature, generator=args.loadgen, connections=args.connections,
+                     duration=args.warmup, prefix=f"warm-{key}-{uuid.uuid4().hex[:8]}")
+        segments: dict[str, list[dict[str, Any]]] = {key: [] for key in keys}
+        for r in range(args.rounds):
+            for key in keys:
+                print(f"bench: round {r + 1}/{args.rounds} ({key}) {TARGETS[key].name} ...", file=sys.stderr, flush=True)
+                segments[key].append(segment(servers[key], standin, body_file, body, signature, args,
+                                             args.duration / args.rounds, f"{key}{r}-{uuid.uuid4().hex[:8]}"))
+        for key in keys:
+            out["targets"][key] = summarize(TARGETS[key], segments[key])
+        if big is not None and "b" in servers:
+            for key, server in servers.items():
+                if key != "b":
+                    server.stop()  # the 25 MB deliveries run on a machine with only (b) up
+            print("bench: 25 MB deliveries to (b) ...", file=sys.stderr, flush=True)
+            out["big"] = big_deliveries(servers["b"], big, secret, args.big_runs, standin.cpu)
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
+    return out
 
 
 def cold_starts(keys: str, env: dict[str, str], tmp: Path, body: bytes, signature: str,
@@ -481,7 +522,7 @@ def report(result: dict[str, Any]) -> str:
         f"  functions-framework {meta['functions_framework']} (gunicorn {meta['gunicorn']}: 1 worker x {meta['threads']} threads)"
         f"  {meta['cpus']} cpus",
         f"load generator: {meta['loadgen']}, {meta['connections']} connections, {meta['warmup']:g} s warm-up"
-        f" + {meta['duration']:g} s per target; body {meta['body_bytes']} B signed GitHub push;"
+        f" + {meta['duration']:g} s per target in {meta['rounds']} interleaved rounds; body {meta['body_bytes']} B signed GitHub push;"
         f" Airflow stand-in over TLS in its own process; machine load before start {meta['load_before']:.2f} cores",
         "",
         f"{'target':<38}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'CPU ms/req':>11}{'CPU use':>8}{'fwd':>6}"
@@ -598,6 +639,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="airhook benchmark (see bench/README.md)")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per target (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per target (default 2)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="split each target's --duration into this many interleaved windows (default 2)")
     parser.add_argument("--connections", type=int, default=8, help="concurrent senders (default 8)")
     parser.add_argument("--targets", default="abcd", help="which of a, b, c, d to load (default abcd)")
     parser.add_argument("--cold-runs", type=int, default=5, help="cold starts per target, median reported (0: skip)")
@@ -609,6 +652,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                         help="first wait up to this long for other processes to leave the CPUs idle")
     args = parser.parse_args(argv)
+    if args.rounds < 1 or args.duration / args.rounds < 1:
+        parser.error("--duration / --rounds must be at least 1 second")
     if args.loadgen == "auto":
         args.loadgen = "wrk" if loadgen.wrk_path() else "python"
     elif args.loadgen == "wrk" and not loadgen.wrk_path():
@@ -639,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": time.strftime("%Y-%m-%d %H:%M:%S"), "python": platform.python_version(),
             "functions_framework": version("functions-framework"), "gunicorn": version("gunicorn"),
             "cpus": os.cpu_count(), "threads": (os.cpu_count() or 1) * 4, "loadgen": args.loadgen,
-            "connections": args.connections, "duration": args.duration, "warmup": args.warmup,
+            "connections": args.connections, "duration": args.duration, "warmup": args.warmup, "rounds": args.rounds,
             "body_bytes": len(body), "standin_url": standin.url, "git": git_state(),
             "load_before": round(load_before, 2)}, "targets": {}}
 
@@ -647,19 +692,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.big_runs > 0 and "b" in args.targets:
             big = bodies.large_push(args.big_bytes)
 
-        for key in "abcd":
-            if key not in args.targets:
-                continue
-            after = None
-            if key == "b" and big is not None:
-                payload = big
-                after = lambda server: {"_big": big_deliveries(server, payload, secret.encode(), args.big_runs, standin.cpu)}  # noqa: E731
-            print(f"bench: ({key}) {TARGETS[key].name} ...", file=sys.stderr, flush=True)
-            row = measure_target(TARGETS[key], env, tmp, standin, body_file, body, signature, args, after)
-            if "_big" in row:
-                result["big"] = row.pop("_big")
-            result["targets"][key] = row
-
+        keys = "".join(k for k in "abcd" if k in args.targets)
+        measured = measure_all(keys, env, tmp, standin, body_file, body, signature, args, big, secret.encode())
+        result["targets"] = measured["targets"]
+        if "big" in measured:
+            result["big"] = measured["big"]
         big = None
 
         if args.cold_runs > 0:

@@ -12,7 +12,8 @@ data "google_project" "secrets" {
 # ------------------------------------------------------------------------------- source archive
 
 # Built from the runtime files listed in locals.tf, file by file: the zip holds sorted entries
-# with zeroed timestamps, so its hash changes only when a file's content does.
+# with zeroed timestamps, so its hash changes only when a file's content does. requirements.txt
+# gets the lines of extra_requirements appended.
 data "archive_file" "source" {
   type        = "zip"
   output_path = "${path.root}/.terraform/airhook/${var.name}-source.zip"
@@ -21,7 +22,7 @@ data "archive_file" "source" {
     for_each = local.runtime_files
     content {
       filename = source.key
-      content  = file(source.value)
+      content  = length(source.value) == 1 ? file(source.value[0]) : join("", [for path in source.value : "${chomp(file(path))}\n"])
     }
   }
 }

@@ -6,12 +6,19 @@ locals {
   config_path = abspath(coalesce(var.config_file, "${local.source_root}/airhook.yaml"))
   config_name = basename(local.config_path)
 
-  # Archive path => file on disk: what the functions run, and nothing else (no tests, tools,
-  # examples, terraform/ or virtual environments). Only .py files of the package, so no __pycache__.
+  # Archive path => the files on disk that make it (one, except requirements.txt with extras):
+  # what the functions run, and nothing else (no tests, tools, examples, terraform/ or virtual
+  # environments). Only .py files of the package, so no __pycache__.
   runtime_files = merge(
-    { for path in ["main.py", "requirements.txt"] : path => "${local.source_root}/${path}" },
-    { for path in fileset(local.source_root, "airhook/**/*.py") : path => "${local.source_root}/${path}" },
-    { (local.config_name) = local.config_path },
+    { "main.py" = ["${local.source_root}/main.py"] },
+    {
+      "requirements.txt" = concat(
+        ["${local.source_root}/requirements.txt"],
+        [for path in var.extra_requirements : abspath(startswith(path, "/") ? path : "${local.source_root}/${path}")],
+      )
+    },
+    { for path in fileset(local.source_root, "airhook/**/*.py") : path => ["${local.source_root}/${path}"] },
+    { (local.config_name) = [local.config_path] },
   )
 
   queue = var.delivery_mode == "queue"

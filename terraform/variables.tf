@@ -53,6 +53,12 @@ variable "config_file" {
   }
 }
 
+variable "extra_requirements" {
+  description = "Requirement files appended to requirements.txt in the deployed archive, for optional dependencies, e.g. [\"requirements-mwaa.txt\"] (boto3, for `auth: mwaa`). Paths relative to source_root, or absolute."
+  type        = list(string)
+  default     = []
+}
+
 variable "runtime" {
   description = "Cloud Functions runtime, pinned to the Python version the test suite runs on."
   type        = string

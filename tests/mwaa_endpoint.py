@@ -87,13 +87,21 @@ class MwaaEndpoint:
     calls: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, request: Recorded) -> Answer:
+    def signature_problem(self, request: Recorded) -> str:
+        """Why the request's signature is refused; empty if it is valid."""
         match = _AUTHORIZATION.fullmatch(request.headers.get("authorization", ""))
-        problem = ("no SigV4 Authorization header" if match is None else
-                   f"credential scope {match['key']}/{match['region']}/{match['service']}"
-                   if (match["key"], match["region"], match["service"]) != (ACCESS_KEY, self.region, SERVICE)
-                   else "" if hmac.compare_digest(expected_signature(request), match["signature"])
-                   else "signature mismatch")
+        if match is None:
+            return "no SigV4 Authorization header"
+        if (match["key"], match["region"], match["service"]) != (ACCESS_KEY, self.region, SERVICE):
+            return f"credential scope {match['key']}/{match['region']}/{match['service']}"
+        if not request.headers.get("x-amz-date", "").startswith(match["date"]):
+            return "X-Amz-Date does not match the credential scope's date"
+        if not hmac.compare_digest(expected_signature(request), match["signature"]):
+            return "signature mismatch"
+        return ""
+
+    def __call__(self, request: Recorded) -> Answer:
+        problem = self.signature_problem(request)
         if problem:
             self.signature_failures.append(problem)
             return 403, {"__type": "InvalidSignatureException", "message": problem}

@@ -842,7 +842,7 @@ class AirflowServer:
                 for name, argv in self._commands().items():
                     self._procs[name] = _Process(name, argv, self._env, self.home,
                                                  self.log_dir / f"{name}.log")
-                # Scheduler first: it needs longest to be useful.
+                # All at once: none waits for another, and the health check covers the API.
                 for proc in self._procs.values():
                     proc.start()
                 self._wait_health(deadline)
@@ -877,7 +877,8 @@ class AirflowServer:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": conn,
         })
         if self.major >= 3:
-            # The passwords file is read by the simple auth manager; written before start.
+            # Simple auth manager: USERS is "name:role"; the passwords file (written by _prepare)
+            # fixes the password, which would otherwise be generated at random.
             env.update({
                 "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple."
                                                "simple_auth_manager.SimpleAuthManager",
@@ -1001,14 +1002,14 @@ class AirflowServer:
                     scheduler_ok = health.status == 200 and sched.get("status") == "healthy"
                     last = f"health {health}"
                 while pending:
-                    resp = self.request("GET", f"dags/{pending[0]}")
+                    resp = self.request("GET", f"dags/{_q(pending[0])}")
                     if resp.status != 200:
                         last = f"dags/{pending[0]}: {resp}"
                         break
                     pending.pop(0)
                 if scheduler_ok and not pending:
                     break
-            except OSError as exc:
+            except (OSError, ApiError) as exc:  # API still booting (token endpoint included)
                 last = exc
             time.sleep(0.5)
         else:
@@ -1016,7 +1017,7 @@ class AirflowServer:
                              f"DAGs {pending} / scheduler healthy={scheduler_ok} (last: {last})\n"
                              + self._log_report())
         for dag_id in dag_ids:
-            resp = self.request("PATCH", f"dags/{dag_id}", {"is_paused": False})
+            resp = self.request("PATCH", f"dags/{_q(dag_id)}", {"is_paused": False})
             if resp.status != 200:
                 raise ApiError(f"could not unpause {dag_id}", resp)
 

@@ -160,7 +160,13 @@ def test_archive_holds_the_runtime_files_and_nothing_else(evaluate) -> None:
     assert package, "no airhook/*.py found: is the package in the checkout?"
     assert set(shipped) == {"main.py", "requirements.txt", "airhook.yaml", *package}
     for inside, on_disk in shipped.items():
-        assert Path(on_disk) == REPO / inside and Path(on_disk).is_file(), (inside, on_disk)
+        assert on_disk == [str(REPO / inside)] and Path(on_disk[0]).is_file(), (inside, on_disk)
+
+
+def test_extra_requirements_are_appended_to_the_deployed_requirements(evaluate) -> None:
+    shipped = evaluate(extra_requirements=["requirements-mwaa.txt", "/opt/extra.txt"])["runtime_files"]
+    assert shipped["requirements.txt"] == [str(REPO / "requirements.txt"), str(REPO / "requirements-mwaa.txt"),
+                                           "/opt/extra.txt"]
 
 
 def test_archive_is_built_from_that_list_and_named_by_its_hash(parsed: dict[str, Any]) -> None:
@@ -175,29 +181,64 @@ def test_archive_is_built_from_that_list_and_named_by_its_hash(parsed: dict[str,
         assert storage["object"] == "${google_storage_bucket_object.source.name}"
 
 
+def distribution_name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[; (]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def requirement_names(path: Path) -> set[str]:
+    """The distributions a requirements file installs: its lines and, as far as they are installed
+    here to tell, what those depend on (cloudevents comes with functions-framework)."""
+    pending = [distribution_name(line) for line in path.read_text().splitlines()
+               if line.strip() and not line.lstrip().startswith(("#", "-"))]
+    names: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in names:
+            continue
+        names.add(name)
+        try:
+            requires = importlib.metadata.requires(name) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        pending.extend(distribution_name(r) for r in requires if "extra ==" not in r)
+    return names
+
+
+def imports(tree: ast.Module) -> Iterator[tuple[str, bool]]:
+    """(module, lazy) for every absolute import; lazy: inside a function or a try block, i.e. only
+    run when a feature that needs it is configured."""
+    def walk(node: ast.AST, lazy: bool) -> Iterator[tuple[str, bool]]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Import):
+                yield from ((alias.name, lazy) for alias in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.level == 0 and child.module:
+                yield child.module, lazy
+            yield from walk(child, lazy or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Try)))
+    yield from walk(tree, False)
+
+
 def test_everything_the_runtime_files_import_is_shipped_or_required(evaluate) -> None:
-    """main.py and airhook/ import only the standard library, airhook, and distributions pinned in
-    requirements.txt: the archive holds nothing else to import."""
-    required = {re.split(r"[<>=!~\[; ]", line, 1)[0].strip().lower().replace("_", "-")
-                for line in (REPO / "requirements.txt").read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith(("#", "-"))}
+    """main.py and airhook/ import the standard library, airhook, and distributions pinned in
+    requirements.txt; an optional dependency, imported lazily, may instead be in a requirements-*.txt
+    that extra_requirements can append. The archive holds nothing else to import."""
+    required = requirement_names(REPO / "requirements.txt")
+    optional = set().union(*(requirement_names(p) for p in REPO.glob("requirements-*.txt")
+                             if p.name != "requirements-dev.txt"))
     distributions = importlib.metadata.packages_distributions()
     missing = []
-    for inside, on_disk in evaluate()["runtime_files"].items():
+    for inside, (on_disk, *_) in evaluate()["runtime_files"].items():
         if not inside.endswith(".py"):
             continue
-        for node in ast.walk(ast.parse(Path(on_disk).read_text(), inside)):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
-                     else [])
-            for name in names:
-                top = name.split(".")[0]
-                if top in sys.stdlib_module_names or top == "airhook" or top == "__future__":
-                    continue
-                dists = {d.lower().replace("_", "-") for d in distributions.get(top, [])}
-                if not dists & required:
-                    missing.append(f"{inside}: import {name} (distribution {sorted(dists) or '?'})")
-    assert not missing, "imported but neither shipped nor in requirements.txt:\n" + "\n".join(missing)
+        for name, lazy in imports(ast.parse(Path(on_disk).read_text(), inside)):
+            top = name.split(".")[0]
+            if top in sys.stdlib_module_names or top in ("airhook", "__future__"):
+                continue
+            dists = {d.lower().replace("_", "-") for d in distributions.get(top, [])}
+            if not dists and lazy:
+                dists = {top.lower().replace("_", "-")}  # not installed here: name = distribution
+            if not dists & (required | optional if lazy else required):
+                missing.append(f"{inside}: {'lazy ' if lazy else ''}import {name} (distribution {sorted(dists) or '?'})")
+    assert not missing, "imported but neither shipped nor in requirements*.txt:\n" + "\n".join(missing)
 
 
 # ------------------------------------------------------------------ configuration and secrets
@@ -244,7 +285,7 @@ def test_example_provides_every_variable_its_routes_file_needs(parsed: dict[str,
     environ = {**local["environment_variables"],
                **{name: PLACEHOLDER for name in local["secret_environment_variables"]}}
     config_path = Path(local["config_path"])
-    assert local["runtime_files"][environ["AIRHOOK_CONFIG"]] == str(config_path), "AIRHOOK_CONFIG names the shipped file"
+    assert local["runtime_files"][environ["AIRHOOK_CONFIG"]] == [str(config_path)], "AIRHOOK_CONFIG names the shipped file"
     document = yaml.safe_load(config_path.read_text())
     try:
         parse_config(document, environ, str(config_path))
