@@ -42,7 +42,7 @@ AWS_REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 #: the sender hears a 503 it can act on rather than timing out itself.
 DEFAULT_DEADLINES: Mapping[str, float] = MappingProxyType({
     "github": 9.0, "slack": 2.5, "shopify": 4.5, "stripe": 15.0, "standard-webhooks": 12.0,
-    "gitlab": 9.0, "google-oidc": 9.0,
+    "svix": 12.0, "twilio": 13.0, "hubspot": 4.5, "gitlab": 9.0, "google-oidc": 9.0,
 })
 FALLBACK_DEADLINE = 9.0
 

@@ -91,6 +91,16 @@ class TimestampOutOfWindow(VerificationError):
     pass
 
 
+class VerificationUnavailable(AirhookError):
+    """The keys needed to verify (e.g. Google's certificates) could not be fetched: not the
+    sender's fault, so it is told to retry rather than that its signature is wrong."""
+
+    status = 503
+    code = "verification_unavailable"
+    public = "signature keys are unavailable; retry later"
+    retry_after = 30
+
+
 class RouteError(RequestError):
     """A route's expression could not be evaluated against this (verified) delivery."""
 

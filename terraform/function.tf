@@ -121,6 +121,10 @@ resource "google_cloudfunctions2_function" "this" {
       error_message = "${each.value.name}: concurrency above 1 needs at least 1 vCPU (cpu / deliver_cpu)."
     }
     precondition {
+      condition     = local.config_delivery_mode == var.delivery_mode || strcontains(local.config_delivery_mode, "$${")
+      error_message = "delivery_mode is ${var.delivery_mode}, but the routes file ${local.config_name} says delivery.mode: ${local.config_delivery_mode}."
+    }
+    precondition {
       condition     = length(setintersection(keys(var.environment_variables), keys(var.secret_environment_variables))) == 0
       error_message = "A name is in both environment_variables and secret_environment_variables."
     }

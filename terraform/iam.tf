@@ -30,14 +30,17 @@ resource "google_secret_manager_secret_iam_member" "accessor" {
   member    = google_service_account.this[each.value.function].member
 }
 
-# Queue mode: the receiver publishes to its topic, nothing else.
+# Queue mode: the receiver publishes to the deliveries topic; deliver to it (renewals) and to the
+# dead-letter topic (runs Airflow refused for good). Nothing else may publish.
 resource "google_pubsub_topic_iam_member" "publisher" {
-  count = local.queue ? 1 : 0
+  for_each = local.topic_publishers
 
   project = var.project_id
-  topic   = google_pubsub_topic.deliveries[0].name
+  topic   = each.value.topic
   role    = "roles/pubsub.publisher"
-  member  = google_service_account.this["receive"].member
+  member  = google_service_account.this[each.value.account].member
+
+  depends_on = [google_pubsub_topic.deliveries, google_pubsub_topic.dead_letter]
 }
 
 # Cloud Composer (`auth: google`): the caller needs the Composer User role to reach the Airflow

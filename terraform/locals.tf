@@ -95,10 +95,21 @@ locals {
   topic_name             = "${var.name}-deliveries"
   topic_id               = "projects/${var.project_id}/topics/${local.topic_name}"
   dead_letter_topic_name = "${var.name}-dead-letter"
+  dead_letter_topic_id   = "projects/${var.project_id}/topics/${local.dead_letter_topic_name}"
 
-  # Sources (URL paths) declared in the routes file. ${NAME} placeholders are plain strings to
-  # yamldecode; a source name is never one.
-  webhook_sources = sort(keys(try(yamldecode(file(local.config_path)).sources, {})))
+  # Queue mode, who publishes where: the receiver queues runs; deliver renews a message that nears
+  # its last attempt (a fresh copy on the same topic) and dead-letters runs Airflow refused for good.
+  topic_publishers = local.queue ? {
+    "receive/deliveries"  = { account = "receive", topic = local.topic_name }
+    "deliver/deliveries"  = { account = "deliver", topic = local.topic_name }
+    "deliver/dead-letter" = { account = "deliver", topic = local.dead_letter_topic_name }
+  } : {}
+
+  # What the plan needs from the routes file: the sources (URL paths) it declares and its delivery
+  # mode. ${NAME} placeholders are plain strings to yamldecode.
+  config_document      = try(yamldecode(file(local.config_path)), {})
+  webhook_sources      = sort(keys(try(local.config_document.sources, {})))
+  config_delivery_mode = try(local.config_document.delivery.mode, "direct")
 
   # A job POSTs to RECEIVER_URL/SOURCE. The OIDC audience is what the google-oidc source checks:
   # the same URL when the receiver is public (airhook alone verifies the token); the bare function
@@ -117,7 +128,14 @@ locals {
       AIRHOOK_CONFIG = local.config_name
       AIRHOOK_URL    = local.receive_url
     },
-    local.queue ? { AIRHOOK_TOPIC = local.topic_id } : {},
+    # Queue mode: what `delivery:` in the routes file refers to, so that deliver's renewals and
+    # dead-letters match the push subscription.
+    local.queue ? {
+      AIRHOOK_TOPIC                 = local.topic_id
+      AIRHOOK_DEAD_LETTER_TOPIC     = local.dead_letter_topic_id
+      AIRHOOK_MAX_DELIVERY_ATTEMPTS = tostring(var.queue_max_delivery_attempts)
+      AIRHOOK_MINIMUM_BACKOFF       = var.queue_minimum_backoff
+    } : {},
     length(var.scheduler_jobs) > 0 ? { AIRHOOK_SCHEDULER_SERVICE_ACCOUNT = local.service_account_emails.sched } : {},
   )
 

@@ -132,7 +132,7 @@ variable "concurrency" {
 # ------------------------------------------------------------------------------------ delivery
 
 variable "delivery_mode" {
-  description = "direct: the receiver triggers the DAG run before answering. queue: the receiver publishes to Pub/Sub and answers; a second function (entry point `deliver`) fed by a push subscription triggers the run, with retries and a dead-letter topic."
+  description = "direct: the receiver triggers the DAG run before answering. queue: the receiver publishes to Pub/Sub and answers; a second function (entry point `deliver`) fed by a push subscription triggers the run, with retries and a dead-letter topic. Must match `delivery.mode` in the routes file."
   type        = string
   default     = "direct"
 
@@ -225,16 +225,16 @@ variable "kms_key_name" {
 # ----------------------------------------------------------------------- configuration, secrets
 
 variable "environment_variables" {
-  description = "Non-secret environment variables for both functions, e.g. { AIRFLOW_URL = \"https://...\" }. The module adds AIRHOOK_CONFIG, AIRHOOK_URL, and AIRHOOK_TOPIC (queue mode) and AIRHOOK_SCHEDULER_SERVICE_ACCOUNT (when there are scheduler jobs)."
+  description = "Non-secret environment variables for both functions, e.g. { AIRFLOW_URL = \"https://...\" }. The module adds AIRHOOK_CONFIG and AIRHOOK_URL; in queue mode AIRHOOK_TOPIC, AIRHOOK_DEAD_LETTER_TOPIC, AIRHOOK_MAX_DELIVERY_ATTEMPTS and AIRHOOK_MINIMUM_BACKOFF; with scheduler jobs AIRHOOK_SCHEDULER_SERVICE_ACCOUNT."
   type        = map(string)
   default     = {}
 
   validation {
     condition = alltrue([
       for key in keys(var.environment_variables) :
-      !contains(["AIRHOOK_CONFIG", "AIRHOOK_URL", "AIRHOOK_TOPIC", "AIRHOOK_SCHEDULER_SERVICE_ACCOUNT"], key)
+      !contains(["AIRHOOK_CONFIG", "AIRHOOK_URL", "AIRHOOK_TOPIC", "AIRHOOK_DEAD_LETTER_TOPIC", "AIRHOOK_MAX_DELIVERY_ATTEMPTS", "AIRHOOK_MINIMUM_BACKOFF", "AIRHOOK_SCHEDULER_SERVICE_ACCOUNT"], key)
     ])
-    error_message = "environment_variables: AIRHOOK_CONFIG, AIRHOOK_URL, AIRHOOK_TOPIC and AIRHOOK_SCHEDULER_SERVICE_ACCOUNT are set by the module."
+    error_message = "environment_variables: the AIRHOOK_* names the module sets are reserved (terraform/README.md, Usage)."
   }
 }
 

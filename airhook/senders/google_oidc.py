@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 
 from ..body import parse_json
 from ..delivery import Delivery, Inbound
-from ..errors import BadSignature, ConfigError, MalformedRequest, MissingSignature, TimestampOutOfWindow
+from ..errors import (BadSignature, ConfigError, MalformedRequest, MissingSignature, TimestampOutOfWindow,
+                      VerificationUnavailable)
 from . import DEFAULT_MAX_BODY_BYTES
 from .common import (Locator, check_keys, delivery_id, field_text, int_option, locator_option,
                      parse_generic_body, strings_option, url_option, without_headers)
@@ -119,7 +120,7 @@ class CertCache:
         if not isinstance(certs, dict) or not certs or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in certs.items()):
             if not self._certs:
-                raise BadSignature(f"cannot fetch Google's certificates from {self.url}: {error}")
+                raise VerificationUnavailable(f"cannot fetch Google's certificates from {self.url}: {error}")
             self._expires = now + REFETCH_INTERVAL  # retry soon, serve the old ones meanwhile
             return
         headers = {k.lower(): v for k, v in headers.items()}

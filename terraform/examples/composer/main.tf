@@ -1,5 +1,6 @@
-# airhook in front of a Cloud Composer 2/3 environment: GitHub deliveries become DAG runs, and the
-# function reaches Airflow's REST API as its own service account (`auth: google`).
+# airhook in front of a Cloud Composer 2/3 environment: GitHub deliveries and a nightly schedule
+# become DAG runs, queued on Pub/Sub so that none is lost while Airflow's web server restarts
+# (upgrades, maintenance), and triggered as the deliver function's own service account.
 
 provider "google" {
   project = var.project_id
@@ -20,11 +21,13 @@ data "google_composer_environment" "airflow" {
 module "airhook" {
   source = "../.."
 
-  project_id    = var.project_id
-  region        = var.region
-  delivery_mode = var.delivery_mode
+  project_id = var.project_id
+  region     = var.region
 
-  # The routes file of this example: Airflow auth `google`, one GitHub source.
+  # Durable: the receiver queues, `deliver` triggers with retries (airhook.yaml: delivery).
+  delivery_mode = "queue"
+
+  # The routes file of this example: Airflow auth `google`, a GitHub and a scheduler source.
   config_file = "${path.module}/airhook.yaml"
 
   environment_variables = {
@@ -43,7 +46,7 @@ module "airhook" {
     nightly = { schedule = "0 3 * * *", time_zone = "Etc/UTC", source = "nightly", body = "{\"reason\": \"nightly\"}" }
   }
 
-  # roles/composer.user for the identity that calls Airflow.
+  # roles/composer.user for the identity that calls Airflow (airhook-deliver in queue mode).
   composer_project_id = local.composer_project_id
 
   notification_channels = var.notification_channels

@@ -43,12 +43,6 @@ variable "github_secret_previous_version" {
   default     = "1"
 }
 
-variable "delivery_mode" {
-  description = "direct or queue (queue needs a release with the `deliver` entry point and a `delivery:` section in airhook.yaml)."
-  type        = string
-  default     = "direct"
-}
-
 variable "notification_channels" {
   description = "Monitoring notification channels for the failed-delivery alert."
   type        = list(string)

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from google.auth import crypt, jwt
 
-from airhook.errors import BadSignature, ConfigError, MissingSignature, TimestampOutOfWindow
+from airhook.errors import (BadSignature, ConfigError, MissingSignature, TimestampOutOfWindow,
+                            VerificationUnavailable)
 from airhook.senders.google_oidc import REFETCH_INTERVAL, CertCache
 
 from .support import DROP, NOW, inbound, source
@@ -205,7 +206,7 @@ def test_an_unknown_key_id_refetches_at_most_once_a_minute(oidc: Any, certs: Cer
 
 def test_unreachable_certificates_are_a_401_and_stale_ones_are_kept(oidc: Any, certs: CertServer) -> None:
     certs.status = 503
-    with pytest.raises(BadSignature, match="cannot fetch Google's certificates"):
+    with pytest.raises(VerificationUnavailable, match="cannot fetch Google's certificates"):
         oidc.verify(scheduler_request(), NOW)
     certs.status = 200
     oidc.verify(scheduler_request(), NOW + REFETCH_INTERVAL)  # the next attempt fetches them
