@@ -15,11 +15,14 @@ from .config import Config
 from .delivery import Delivery, Inbound
 from .errors import (AirflowAuthError, AirflowError, AirflowUnavailable, AirhookError, DagNotFound,
                      MethodNotAllowed, PayloadTooLarge, UnknownSource, VerificationError)
-from .routing import Trigger, route
+from .routing import Trigger, explain, route
 from .enqueue import Enqueuer
 from .errors import QueueUnavailable
 
 HEALTH_PATH = "_health"
+#: A verified delivery with this header is routed but triggers nothing: the answer says what
+#: would run and why each route did or did not match (``airhook send --dry-run``).
+DRY_RUN_HEADER = "x-airhook-dry-run"
 
 BodyReader = Callable[[int], bytes]
 
@@ -113,6 +116,9 @@ class Receiver:
         if delivery.reply is not None:
             record["outcome"] = "handshake"
             return Response(200, {"delivery_id": delivery.delivery_id, "event": delivery.event, **delivery.reply})
+        if headers.get(DRY_RUN_HEADER, "").lower() in ("1", "true", "yes"):
+            record["outcome"] = "dry_run"
+            return Response(200, self._dry_run(delivery))
         triggers = route(self.config.routes_for(source.name), delivery)
         record["routes"] = [t.route for t in triggers]
         record["dag_run_ids"] = [t.dag_run_id for t in triggers]
@@ -181,6 +187,17 @@ class Receiver:
         record["runs"] = runs
         record["outcome"] = "accepted"
         return Response(202, Receiver._summary(delivery, runs))
+
+    def _dry_run(self, delivery: Delivery) -> dict[str, Any]:
+        routes = []
+        for decision, trigger in explain(self.config.routes_for(delivery.source), delivery):
+            entry: dict[str, Any] = {"route": decision.route, "matched": decision.matched,
+                                     "reason": decision.reason}
+            if trigger is not None:
+                entry.update(trigger.describe(), conf=trigger.conf)
+            routes.append(entry)
+        return {"dry_run": True, "delivery_id": delivery.delivery_id, "source": delivery.source,
+                "event": delivery.event, "routes": routes}
 
     @staticmethod
     def _summary(delivery: Delivery, runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -197,3 +197,22 @@ def test_logs_never_hold_the_secret_or_the_payload() -> None:
         _, logged = call(ScriptedClient(AirflowRejected("422")), **kwargs)
         text = json.dumps(logged)
         assert SECRET not in text and json.loads(BODY)["after"] not in text
+
+
+def test_dry_run_explains_and_triggers_nothing() -> None:
+    client = ScriptedClient()
+    response, logged = call(client, headers={"x-airhook-dry-run": "true"})
+    assert response.status == 200 and client.triggers == []
+    assert response.body["dry_run"] is True
+    deploy, audit = response.body["routes"]
+    assert deploy["matched"] and deploy["dag_run_id"] == "airhook__github__deploy__d-1"
+    assert deploy["conf"] == {"sha": json.loads(BODY)["after"]}
+    assert audit["matched"] and logged[0]["outcome"] == "dry_run"
+    response, _ = call(client, event="issues", headers={"x-airhook-dry-run": "1"})
+    assert [r["matched"] for r in response.body["routes"]] == [False, False]
+    assert "not in" in response.body["routes"][0]["reason"]
+
+
+def test_dry_run_still_needs_a_signature() -> None:
+    response, _ = call(ScriptedClient(), signature="sha256=" + "0" * 64, headers={"x-airhook-dry-run": "1"})
+    assert response.status == 401
