@@ -11,7 +11,7 @@ UV     := $(VENV)/bin/uv
 export UV_CACHE_DIR ?= $(CACHE)/uv
 export AIRHOOK_CACHE ?= $(CACHE)
 
-.PHONY: run test test-unit test-integration bench system-deps venv clean
+.PHONY: run test test-unit test-integration test-slow bench system-deps venv clean
 
 venv: $(VENV)/.installed
 
@@ -36,6 +36,10 @@ test-unit: venv
 
 test-integration: venv system-deps
 	$(PY) -m pytest tests/integration
+
+# The long load tests (`slow` marker), e.g. 1,000 deliveries through the durable queue.
+test-slow: venv system-deps
+	$(PY) -m pytest -m slow tests
 
 bench: venv
 	$(PY) bench/run.py

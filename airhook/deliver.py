@@ -242,8 +242,7 @@ class Deliverer:
         else:
             severity = "INFO"
         target = record.get("dag_id") or record.get("asset") or "-"
-        message = (f"deliver {target} {record.get('dag_run_id') or '-'}: "
-                   f"{'ack' if verdict.ack else 'retry'} {verdict.outcome}")
+        message = f"deliver {target} {record.get('dag_run_id') or '-'}: {verdict.outcome}"
         self.log(severity, message, component="deliver", outcome=verdict.outcome, ack=verdict.ack,
                  **record)
 

@@ -7,10 +7,11 @@
 
 Each runs under the production server, plain ``functions-framework --target receive --source FILE
 --host 127.0.0.1 --port P`` (gunicorn, 1 worker, os.cpu_count()*4 threads; never ``--debug``), takes
-8 concurrent senders of a signed ~2 KB GitHub push for a warm-up and then ``--duration`` seconds,
-and forwards to an Airflow stand-in (bench/standin.py) that answers at once over TLS, in its own
-process. Then: cold start of (a) and (b), and a 25 MB delivery to (b), valid and badly signed,
-against HMAC-SHA256 + json.loads of the same bytes in this process.
+8 concurrent senders of a signed ~2 KB GitHub push for a warm-up and then ``--duration`` seconds
+(split into ``--rounds`` windows interleaved across the targets), and forwards to an Airflow
+stand-in (bench/standin.py) that answers at once over TLS, in its own process. Then: a 25 MB
+delivery to (b), valid and badly signed, against HMAC-SHA256 + json.loads of the same bytes in this
+process, and the cold start of (a) and (b). Every process it starts, it stops by PID.
 
     .venv/bin/python bench/run.py [--duration 10] [--json bench/results/run.json]
 
@@ -38,7 +39,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -59,15 +60,15 @@ class Target:
     key: str
     name: str
     source: Path
-    #: checks one 200 reply to a signed delivery (raises AssertionError with the reason)
+    #: checks one 200 reply to a signed delivery (raises RuntimeError with the reason)
     check: Callable[[int, bytes], None] | None = None
 
 
 def _check_airhook(status: int, body: bytes) -> None:
     reply = json.loads(body)
     runs = reply.get("runs") or []
-    assert status == 200 and runs and runs[0].get("status") == "queued", \
-        f"airhook did not queue a run: {status} {body[:300]!r}"
+    if not (status == 200 and runs and runs[0].get("status") == "queued"):
+        raise RuntimeError(f"airhook did not queue a run: {status} {body[:300]!r}")
 
 
 TARGETS = {
@@ -173,9 +174,16 @@ class OtherLoad:
         self.cores = round(max(0.0, machine_busy_seconds() - self.busy0 - ours) / elapsed, 2)
 
 
-def stop_pid(proc: subprocess.Popen[Any], extra: list[int] = (), timeout: float = 10.0) -> None:  # type: ignore[assignment]
-    """SIGTERM to the process we started (gunicorn's master stops its worker), then SIGKILL to it
-    and to the descendants we recorded, by PID, if they outlive ``timeout``."""
+def identity(pid: int) -> tuple[int, str] | None:
+    """``(pid, start time)``: names one process even if its PID is later reused."""
+    fields = _stat(pid)
+    return (pid, fields[19]) if fields and fields[0] not in ("Z", "X") else None
+
+
+def stop_pid(proc: subprocess.Popen[Any], extra: Sequence[tuple[int, str]] = (), timeout: float = 10.0) -> None:
+    """SIGTERM to the process we started (gunicorn's master stops its worker), SIGKILL if it
+    outlives ``timeout``; then SIGKILL to each recorded descendant (``identity`` pairs) that is
+    still the same process and still alive."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -183,11 +191,15 @@ def stop_pid(proc: subprocess.Popen[Any], extra: list[int] = (), timeout: float 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-    for pid in extra:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    for pid, started in extra:
+        deadline = time.perf_counter() + 5
+        while identity(pid) == (pid, started) and time.perf_counter() < deadline:
+            time.sleep(0.05)  # a worker whose master just exited is finishing on its own
+        if identity(pid) == (pid, started):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def functions_framework() -> str:
@@ -207,7 +219,7 @@ class FunctionServer:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     started: float = 0.0
-    children: list[int] = field(default_factory=list)
+    children: list[tuple[int, str]] = field(default_factory=list)
 
     def start(self) -> None:
         self.port = free_port()
@@ -228,7 +240,8 @@ class FunctionServer:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.children = descendants(self.pid) if self.proc.poll() is None else []
+            alive = self.proc.poll() is None
+            self.children = [i for i in map(identity, descendants(self.pid)) if i] if alive else []
             stop_pid(self.proc, self.children)
             self.proc = None
 
@@ -445,18 +458,23 @@ def measure_all(keys: str, env: dict[str, str], tmp: Path, standin: StandIn, bod
 def cold_starts(keys: str, env: dict[str, str], tmp: Path, body: bytes, signature: str,
                 runs: int) -> dict[str, dict[str, Any]]:
     """Process start to first 200, ``runs`` times per target, interleaved (a, b, a, b, ...) so a
-    change in the machine's load hits both alike."""
+    change in the machine's load hits both alike. Also the CPU the server's processes had used by
+    then (less sensitive to other load than the wall time)."""
     times: dict[str, list[float]] = {key: [] for key in keys}
+    cpus: dict[str, list[float]] = {key: [] for key in keys}
     for _ in range(runs):
         for key in keys:
             server = FunctionServer(TARGETS[key], env, tmp / f"cold-{key}.log")
             server.start()
             try:
                 times[key].append(first_200(server, body, signature))
+                cpus[key].append(server.cpu())
             finally:
                 server.stop()
-    return {key: {"runs_ms": [round(t * 1000, 1) for t in values],
-                  "median_ms": round(statistics.median(values) * 1000, 1)} for key, values in times.items()}
+    return {key: {"runs_ms": [round(t * 1000, 1) for t in times[key]],
+                  "median_ms": round(statistics.median(times[key]) * 1000, 1),
+                  "cpu_runs_ms": [round(c * 1000) for c in cpus[key]],
+                  "cpu_median_ms": round(statistics.median(cpus[key]) * 1000, 1)} for key in keys}
 
 
 def baseline_once(secret: bytes, big: bytes) -> dict[str, float]:
@@ -541,7 +559,8 @@ def report(result: dict[str, Any]) -> str:
         lines.append("")
         for key, c in cold.items():
             lines.append(f"cold start ({key}) {TARGETS[key].name:<27} median {c['median_ms']:>6.1f} ms"
-                         f"   runs {c['runs_ms']}   other load {c['other_load_cores']:.2f}")
+                         f" (server CPU {c['cpu_median_ms']:.0f} ms)   runs {c['runs_ms']}"
+                         f"   other load {c['other_load_cores']:.2f}")
     big = result.get("big")
     if big:
         base = big["baseline"]
@@ -601,6 +620,9 @@ def checks(result: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     if "a" in cold and "b" in cold:
         ratio = cold["b"]["median_ms"] / cold["a"]["median_ms"]
         add("cold start b/a", ratio <= 1.3, f"{ratio:.2f} ({cold['b']['median_ms']:.0f} / {cold['a']['median_ms']:.0f} ms)", "<= 1.3")
+        if cold["a"]["cpu_median_ms"]:
+            info.append(f"cold start CPU b/a = {cold['b']['cpu_median_ms'] / cold['a']['cpu_median_ms']:.2f}"
+                        f" ({cold['b']['cpu_median_ms']:.0f} / {cold['a']['cpu_median_ms']:.0f} ms of server CPU to the first 200)")
     big = result.get("big")
     if big:
         base = big["baseline"]

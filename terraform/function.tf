@@ -121,7 +121,8 @@ resource "google_cloudfunctions2_function" "this" {
       error_message = "${each.value.name}: concurrency above 1 needs at least 1 vCPU (cpu / deliver_cpu)."
     }
     precondition {
-      condition     = local.config_delivery_mode == var.delivery_mode || strcontains(local.config_delivery_mode, "$${")
+      # (unless the file takes its mode from a variable)
+      condition     = local.config_delivery_mode == var.delivery_mode || !can(regex("^[a-z]+$", local.config_delivery_mode))
       error_message = "delivery_mode is ${var.delivery_mode}, but the routes file ${local.config_name} says delivery.mode: ${local.config_delivery_mode}."
     }
     precondition {

@@ -1,10 +1,13 @@
-# airhook logs one JSON line per request on stdout with `severity` and an `outcome` (queued,
-# duplicate, no_route, handshake, rejected, airflow_unavailable, airflow_error, internal_error).
-# The metric counts them by outcome; the alert fires on those where a verified delivery did not
-# become a DAG run.
+# airhook logs one JSON line per request (receive) and per pushed message (deliver) on stdout,
+# with `severity` and an `outcome`: receive says queued, accepted (queue mode), duplicate,
+# no_route, handshake, dry_run, rejected, airflow_unavailable, airflow_error, queue_unavailable or
+# internal_error; deliver says the run's status as receive would, or retry, renewed, dead_lettered,
+# internal_error.
+# The metric counts them by outcome; the alert fires on those where a verified delivery has not
+# become a DAG run (yet: retry and queue_unavailable are retried by Pub/Sub and by the sender).
 
 locals {
-  failed_outcomes = ["airflow_unavailable", "airflow_error", "internal_error"]
+  failed_outcomes = ["airflow_unavailable", "airflow_error", "internal_error", "queue_unavailable", "retry", "dead_lettered"]
   # 2nd gen functions log as the Cloud Run service of the same name.
   function_log_filter = join(" OR ", [for fn in values(local.functions) : "resource.labels.service_name=\"${fn.name}\""])
 }
@@ -29,7 +32,7 @@ resource "google_logging_metric" "outcomes" {
     labels {
       key         = "outcome"
       value_type  = "STRING"
-      description = "What became of the request: queued, duplicate, no_route, handshake, rejected, airflow_unavailable, airflow_error, internal_error."
+      description = "What became of the request or pushed message (airhook's `outcome` log field)."
     }
   }
 
@@ -51,14 +54,17 @@ resource "google_monitoring_alert_policy" "failed_deliveries" {
       Deliveries that verified but did not become DAG runs. `airflow_unavailable`: Airflow did not
       answer or answered 5xx (direct mode: the sender got 503 and may retry; GitHub does not, so
       redeliver from the webhook's Recent Deliveries). `airflow_error`: Airflow refused the run
-      (auth, unknown DAG, bad conf). `internal_error`: a bug in airhook (500). The function logs
-      with that jsonPayload.outcome give the reason. In queue mode, messages on the subscription `${local.dead_letter_topic_name}` used up
-      their attempts: fix the cause, then replay them (README: Durable mode).
+      (auth, unknown DAG, bad conf). `queue_unavailable`: the receiver could not publish (the
+      sender got 503). `retry`: deliver found Airflow unavailable; Pub/Sub retries. `dead_lettered`:
+      Airflow refused a queued run for good, or its retries ran out; it waits on the subscription
+      `${local.dead_letter_topic_name}` for `python -m airhook.redrive` (terraform/README.md, Durable
+      mode). `internal_error`: a bug in airhook. The function logs with that jsonPayload.outcome
+      give the reason.
     EOT
   }
 
   conditions {
-    display_name = "Failed deliveries (airflow_unavailable, airflow_error, internal_error)"
+    display_name = "Failed deliveries (${join(", ", local.failed_outcomes)})"
 
     condition_threshold {
       filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.outcomes[0].name}\" AND resource.type=\"cloud_run_revision\" AND metric.label.outcome=one_of(${join(", ", [for o in local.failed_outcomes : "\"${o}\""])})"

@@ -4,7 +4,7 @@ output "function_name" {
 }
 
 output "function_url" {
-  description = "Base URL of the receiver: a source is served at FUNCTION_URL/<source>. Also in the functions' environment as AIRHOOK_URL."
+  description = "Base URL of the receiver: a source is served at FUNCTION_URL/SOURCE. Also in the functions' environment as AIRHOOK_URL."
   value       = google_cloudfunctions2_function.this["receive"].url
 }
 
@@ -34,7 +34,7 @@ output "build_service_account_email" {
 }
 
 output "airflow_caller" {
-  description = "The identity that calls Airflow (receiver in direct mode, deliver in queue mode) and, for Cloud Composer, the Airflow user to register for it: username accounts.google.com:<unique id>, with a ready gcloud command (README: Composer)."
+  description = "The identity that calls Airflow (receiver in direct mode, deliver in queue mode) and, for Cloud Composer, the Airflow user to register for it: username accounts.google.com:UNIQUE_ID, with a ready gcloud command (README: Cloud Composer)."
   value = {
     service_account_email = google_service_account.this[local.airflow_caller].email
     airflow_username      = "accounts.google.com:${google_service_account.this[local.airflow_caller].unique_id}"

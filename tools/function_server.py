@@ -70,6 +70,8 @@ class FunctionServer:
                 with urllib.request.urlopen(f"{self.url}/_health", timeout=1) as response:
                     if response.status == 200:
                         return self
+            except urllib.error.HTTPError:
+                return self  # an answer all the same: a CloudEvent target (deliver) takes only POST
             except (urllib.error.URLError, OSError):
                 time.sleep(0.05)
         self.stop()

@@ -30,6 +30,7 @@ from tools.local_airflow import (  # noqa: E402
     DEMO_DAG_IDS,
     AirflowServer,
 )
+from tools.pubsub_emulator import PubSubEmulator  # noqa: E402
 
 DAGS_FOLDER = ROOT / "examples" / "dags"
 
@@ -118,3 +119,12 @@ def airflow(request: pytest.FixtureRequest) -> AirflowServer:
     """Each generation in turn: ``airflow2`` then ``airflow3``."""
     server: AirflowServer = request.getfixturevalue(request.param)
     return server
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator() -> Iterator[PubSubEmulator]:
+    """The real Pub/Sub emulator (``gcloud beta emulators pubsub start``) on 127.0.0.1, started on
+    first use and stopped, with its Java child, at the end of the session. Tests create their own
+    uniquely named topics and subscriptions in it."""
+    with PubSubEmulator(project="airhook-test") as emulator:
+        yield emulator

