@@ -53,12 +53,13 @@ def redriven(message: Received, now: float) -> Message:
 
 def redrive(pubsub: PubSub, subscription: str, topic: str, *, error: str | None = None,
             limit: int = 1000, dry_run: bool = False, batch: int = 100,
-            out: TextIO = sys.stdout, clock: Callable[[], float] = time.time) -> Summary:
+            out: TextIO | None = None, clock: Callable[[], float] = time.time) -> Summary:
     """Move up to ``limit`` dead letters from ``subscription`` to ``topic``.
 
     Raises:
         QueueUnavailable: a pull, publish or acknowledge failed.
     """
+    out = out if out is not None else sys.stdout
     summary = Summary()
     seen: set[str] = set()
     empty = 0

@@ -139,7 +139,7 @@ class Harness:
 
     def check(self, case: Case) -> Response | None:
         """Run ``case`` and check every property; raises Violation with a reproducer."""
-        start = self.buffer.tell()
+        self.buffer = io.StringIO()  # one per request: the lines this request wrote
         before = len(self.client.triggers)
         self.stats.cases[case.kind] += 1
         try:
@@ -147,7 +147,7 @@ class Harness:
         except Exception as exc:  # the receiver must never raise
             self._fail(case, None, "", f"Receiver.handle raised {type(exc).__name__}: {exc}")
             return None
-        lines = self.buffer.getvalue()[start:]
+        lines = self.buffer.getvalue()
         self.stats.statuses[response.status] += 1
         self.stats.log_lines += lines.count("\n")
         triggered = len(self.client.triggers) - before

@@ -88,6 +88,8 @@ class Profile:
     leak_strings: tuple[str, ...] = ()
     #: the credential header's value is itself a secret (a shared token, a bearer ID token)
     credential_is_secret: bool = False
+    #: headers (besides the credential) whose text is covered by the signature
+    signed_headers: tuple[str, ...] = ()
     #: ``oracle(request) -> bool``: does the request carry a valid credential, by an independent
     #: implementation (the provider's SDK)? Used where byte equality is not the criterion.
     oracle: Callable[[Request], bool] | None = field(default=None, compare=False)
@@ -442,13 +444,15 @@ def _profiles() -> dict[str, Profile]:
         return Profile(name=f"r-{name}", type=type_, options={key: [secret], **options}, event=event,
                        secret=secret, wrong_secret=_whsec(), credential_headers=(f"{prefix}-signature",),
                        binds_body=True, content_type="application/json", build_request=builder,
-                       timestamp="seconds", leak_strings=_whsec_leaks(secret))
+                       timestamp="seconds", leak_strings=_whsec_leaks(secret),
+                       signed_headers=(f"{prefix}-id", f"{prefix}-timestamp"))
 
     profiles = [
         hmac_profile("github", "github", _github, "push", ("x-hub-signature-256",)),
         hmac_profile("stripe", "stripe", _stripe, "invoice.paid", ("stripe-signature",),
                      timestamp="stripe"),
-        hmac_profile("slack", "slack", _slack, "app_mention", ("x-slack-signature",), timestamp="seconds"),
+        hmac_profile("slack", "slack", _slack, "app_mention", ("x-slack-signature",), timestamp="seconds",
+                     signed_headers=("x-slack-request-timestamp",)),
         whsec_profile("standard-webhooks", "standard-webhooks", _standard("webhook"), "user.created",
                       "webhook", {}),
         whsec_profile("svix", "svix", _standard("svix"), "user.created", "svix", {}),
@@ -466,9 +470,11 @@ def _profiles() -> dict[str, Profile]:
                      timestamp="body-millis", tolerance=60),
         hmac_profile("pagerduty", "pagerduty", _pagerduty, "incident.triggered", ("x-pagerduty-signature",)),
         hmac_profile("zendesk", "zendesk", _zendesk, "zen:event-type:ticket.created",
-                     ("x-zendesk-webhook-signature",), timestamp="iso"),
+                     ("x-zendesk-webhook-signature",), timestamp="iso",
+                     signed_headers=("x-zendesk-webhook-signature-timestamp",)),
         hmac_profile("hubspot", "hubspot", _hubspot, "contact.creation", ("x-hubspot-signature-v3",),
-                     {"public_url": PUBLIC_BASE + "/r-hubspot"}, timestamp="millis"),
+                     {"public_url": PUBLIC_BASE + "/r-hubspot"}, timestamp="millis",
+                     signed_headers=("x-hubspot-request-timestamp",)),
         hmac_profile("twilio", "twilio", _twilio_json, "webhook", ("x-twilio-signature",),
                      {"public_url": PUBLIC_BASE + "/r-twilio"}),
         replace(hmac_profile("twilio-form", "twilio", _twilio_form, "webhook", ("x-twilio-signature",),
@@ -479,7 +485,7 @@ def _profiles() -> dict[str, Profile]:
                      {"header": "X-Signature", "prefix": "sha256=", "timestamp_header": "X-Timestamp",
                       "signed_content": "{timestamp}.{method}.{path}.{body}",
                       "event": {"header": "X-Event"}, "delivery_id": {"header": "X-Delivery"}},
-                     timestamp="seconds"),
+                     timestamp="seconds", signed_headers=("x-timestamp",)),
         hmac_profile("hmac-b64", "hmac", _hmac_b64, "job.finished", ("x-sig",),
                      {"header": "X-Sig", "algorithm": "sha512", "encoding": "base64",
                       "prefix": "sha512=", "separator": ",", "event": {"body": "kind"},
