@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -27,7 +28,7 @@ from . import logs
 from .airflow.client import AirflowClient
 from .config import Config
 from .envelope import Envelope, MalformedEnvelope, parse_timestamp, rfc3339
-from .errors import AirflowError, QueueUnavailable
+from .errors import AirflowError, AirflowServerError, AirflowUnavailable, QueueUnavailable
 from .pubsub import Message, PubSub, attribute
 
 #: Attributes that describe one failure; a renewal or a redrive drops them. Pub/Sub's own
@@ -43,6 +44,50 @@ def permanent(error: AirflowError) -> bool:
     (credentials and roles get fixed), 408 or 429 (load), and not failures without an answer."""
     status = error.airflow_status
     return status is not None and 400 <= status < 500 and status not in (401, 403, 408, 429)
+
+
+class Breaker:
+    """Stops calling an Airflow that keeps failing, for a few seconds at a time.
+
+    After ``threshold`` failures in a row (no answer, 5xx, 429) calls are refused at once with
+    AirflowUnavailable for ``pause`` seconds; then one call goes through as a probe, and a success
+    closes the breaker. Why: during an outage where Airflow hangs rather than refuses, every push
+    would hold one of the instance's few slots (deliver_concurrency) for the whole Airflow timeout,
+    Cloud Run would answer the rest with 429 before deliver sees them, and those 429s count toward
+    maxDeliveryAttempts without deliver ever getting the chance to renew the message. An overloaded
+    Airflow answering 5xx/429 also gets a breather instead of the same load again.
+    """
+
+    def __init__(self, threshold: int = 3, pause: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.threshold = threshold
+        self.pause = pause
+        self._clock = clock
+        self._failures = 0
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        """Raises AirflowUnavailable while open; lets one probe through when the pause is over."""
+        with self._lock:
+            now = self._clock()
+            if now < self._open_until:
+                raise AirflowUnavailable(
+                    f"not calling Airflow for {self._open_until - now:.1f} s more: the last "
+                    f"{self._failures} calls failed")
+            if self._failures >= self.threshold:
+                self._open_until = now + self.pause  # this call is the probe; the others wait
+
+    def failed(self) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._failures >= self.threshold:
+                self._open_until = self._clock() + self.pause
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._failures = 0
+            self._open_until = 0.0
 
 
 @dataclass(frozen=True)
@@ -106,7 +151,7 @@ class Deliverer:
 
     def __init__(self, config: Config, client: AirflowClient | None = None,
                  pubsub: PubSub | None = None, *, clock: Callable[[], float] = time.time,
-                 log: Callable[..., None] = logs.emit) -> None:
+                 log: Callable[..., None] = logs.emit, breaker: Breaker | None = None) -> None:
         self.config = config
         self.delivery = config.delivery
         self.client = client if client is not None else AirflowClient(config.airflow)
@@ -114,6 +159,7 @@ class Deliverer:
         self.clock = clock
         self.log = log
         self._outage_log = logs.Throttle(60.0)
+        self.breaker = breaker if breaker is not None else Breaker()
 
     # -------------------------------------------------------------------------------- entry
 
@@ -153,14 +199,22 @@ class Deliverer:
             return self._dead_letter(pushed, "malformed_message", str(exc), None, record)
         record.update(envelope.describe())
         now = self.clock()
-        record["age_s"] = round(now - envelope.accepted_at, 3)
         try:
-            outcome = self.client.trigger(envelope.trigger())
+            self.breaker.check()
+            try:
+                outcome = self.client.trigger(envelope.trigger())
+            except (AirflowUnavailable, AirflowServerError):
+                self.breaker.failed()
+                raise
+            self.breaker.succeeded()
         except AirflowError as exc:
             record["airflow_status"] = exc.airflow_status
             if permanent(exc):
                 return self._dead_letter(pushed, exc.code, exc.detail, exc.airflow_status, record)
             return self._transient(pushed, envelope, exc, now, record)
+        finally:
+            # Time from acceptance to the run existing (or to this failed attempt).
+            record["age_s"] = round(self.clock() - envelope.accepted_at, 3)
         record["airflow_status"] = outcome.airflow_status
         return Verdict(True, outcome.status)
 
@@ -268,4 +322,4 @@ def _redriven_at(attributes: Mapping[str, str]) -> float:
 
 
 
-__all__ = ["Deliverer", "FAILURE_ATTRIBUTES", "Pushed", "Verdict", "permanent", "without_failure"]
+__all__ = ["Breaker", "Deliverer", "FAILURE_ATTRIBUTES", "Pushed", "Verdict", "permanent", "without_failure"]

@@ -20,6 +20,10 @@ CLI::
 
 Every process binds 127.0.0.1 only, runs in its own session and is stopped through its own
 process group (never by name), so parallel harnesses and other users' processes are left alone.
+
+Environment: ``AIRHOOK_CACHE`` (cache root), ``AIRHOOK_KEEP_HOME=1`` (keep each AIRFLOW_HOME and its
+logs after stopping), ``AIRHOOK_UV`` (use this uv binary instead of bootstrapping one),
+``UV_CACHE_DIR`` (uv's download cache; default ``<cache>/uv-cache``).
 """
 
 from __future__ import annotations

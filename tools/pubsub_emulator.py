@@ -152,6 +152,11 @@ class PubSubEmulator:
         self.call("PUT", path, body)
         return path
 
+    def set_push_endpoint(self, path: str, endpoint: str | None) -> None:
+        """Turn a subscription into a push one to ``endpoint``, or back into a pull one (None)."""
+        self.call("POST", f"{path}:modifyPushConfig",
+                  {"pushConfig": {"pushEndpoint": endpoint} if endpoint else {}})
+
     def delete_subscription(self, path: str) -> None:
         self.call("DELETE", path)
 

@@ -7,6 +7,8 @@ that overflow, decoders that raise on the unexpected type, header values that ar
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from typing import Any
 
 from hypothesis import strategies as st
@@ -225,3 +227,43 @@ def json_path_mutations(document: Any) -> st.SearchStrategy[Any]:
         return copy
 
     return st.tuples(st.sampled_from(paths), st.sampled_from(NASTY_STRINGS) | JSON_VALUES).map(apply)
+
+
+# ------------------------------------------------------------------------------------------ oracle
+
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def timestamp_ok(kind: str | None, shape: str, now: int, tolerance: int) -> bool:
+    """Whether a request signed (with the real secret) over timestamp ``shape`` may be accepted:
+    a well-formed value within ``tolerance`` of ``now``, either way. Deliberately permissive
+    (leading zeros pass): the property checked is "never accepted when this says no"."""
+    if kind in ("seconds", "stripe", "millis"):
+        if not _ASCII_DIGITS.fullmatch(shape):
+            return False
+        scale = 1000 if kind == "millis" else 1
+        return abs(int(shape) - now * scale) <= tolerance * scale
+    if kind == "iso":
+        try:
+            moment = datetime.fromisoformat(shape)
+            return moment.tzinfo is not None and abs(moment.timestamp() - now) <= tolerance
+        except (ValueError, OverflowError):
+            return False
+    if kind == "body-millis":
+        try:
+            value = json.loads(shape)
+        except ValueError:
+            return False
+        return (isinstance(value, int) and not isinstance(value, bool)
+                and abs(value - now * 1000) <= tolerance * 1000)
+    if kind == "jwt":
+        from .profiles import OIDC_AUDIENCE, OIDC_EMAIL, oidc_claims
+        claims = oidc_claims(now, **json.loads(shape))
+        iat, exp = claims.get("iat"), claims.get("exp")
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (iat, exp))
+        return (numbers and now <= exp + tolerance and now >= iat - tolerance
+                and claims.get("aud") == OIDC_AUDIENCE
+                and claims.get("iss") in ("accounts.google.com", "https://accounts.google.com")
+                and claims.get("email_verified") is True
+                and str(claims.get("email", "")).lower() == OIDC_EMAIL)
+    return True

@@ -88,6 +88,10 @@ class Profile:
     leak_strings: tuple[str, ...] = ()
     #: the credential header's value is itself a secret (a shared token, a bearer ID token)
     credential_is_secret: bool = False
+    #: statuses besides 401 that may refuse a forged, tampered or replayed request: Twilio signs
+    #: the parsed form, so an unparseable one is a 400 before any signature is checked; Linear's
+    #: timestamp is inside the signed body, so a body that does not parse is a 400
+    also_refused_with: tuple[int, ...] = ()
     #: headers (besides the credential) whose text is covered by the signature
     signed_headers: tuple[str, ...] = ()
     #: ``oracle(request) -> bool``: does the request carry a valid credential, by an independent
@@ -467,7 +471,7 @@ def _profiles() -> dict[str, Profile]:
         hmac_profile("jira", "jira", _jira, "jira:issue_created", ("x-hub-signature",)),
         hmac_profile("shopify", "shopify", _shopify, "orders/create", ("x-shopify-hmac-sha256",)),
         hmac_profile("linear", "linear", _linear, "Issue.create", ("linear-signature",),
-                     timestamp="body-millis", tolerance=60),
+                     timestamp="body-millis", tolerance=60, also_refused_with=(400,)),
         hmac_profile("pagerduty", "pagerduty", _pagerduty, "incident.triggered", ("x-pagerduty-signature",)),
         hmac_profile("zendesk", "zendesk", _zendesk, "zen:event-type:ticket.created",
                      ("x-zendesk-webhook-signature",), timestamp="iso",
@@ -479,7 +483,7 @@ def _profiles() -> dict[str, Profile]:
                      {"public_url": PUBLIC_BASE + "/r-twilio"}),
         replace(hmac_profile("twilio-form", "twilio", _twilio_form, "webhook", ("x-twilio-signature",),
                              {"public_url": PUBLIC_BASE + "/r-twilio-form"}),
-                content_type="application/x-www-form-urlencoded",
+                content_type="application/x-www-form-urlencoded", also_refused_with=(400,),
                 oracle=_twilio_form_oracle(s["twilio-form"], "/r-twilio-form")),
         hmac_profile("hmac", "hmac", _hmac_generic, "build.done", ("x-signature",),
                      {"header": "X-Signature", "prefix": "sha256=", "timestamp_header": "X-Timestamp",

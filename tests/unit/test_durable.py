@@ -15,7 +15,7 @@ from cloudevents.http import CloudEvent
 
 from airhook import config
 from airhook.airflow.client import Outcome
-from airhook.deliver import Deliverer, Pushed, Verdict, permanent
+from airhook.deliver import Breaker, Deliverer, Pushed, Verdict, permanent
 from airhook.delivery import Delivery
 from airhook.enqueue import Enqueuer
 from airhook.envelope import Envelope, MalformedEnvelope, parse_timestamp, rfc3339
@@ -402,6 +402,34 @@ def test_a_bug_is_retried_not_acked() -> None:
     verdict, _, line = deliver(KeyError("boom"), pushed())
     assert verdict == Verdict(False, "internal_error")
     assert line["severity"] == "ERROR" and line["reason"] == "unexpected KeyError"
+
+
+def test_the_breaker_stops_calling_a_failing_airflow_for_a_while() -> None:
+    clock = [0.0]
+    airflow = ScriptedAirflow(AirflowUnavailable("read timeout"))
+    deliverer = Deliverer(CONFIG, airflow, FakePubSub(), clock=lambda: NOW,  # type: ignore[arg-type]
+                          log=lambda *a, **f: None, breaker=Breaker(3, 5.0, clock=lambda: clock[0]))
+    assert [deliverer.handle(pushed()) for _ in range(5)] == [Verdict(False, "retry")] * 5
+    assert len(airflow.triggers) == 3  # the 4th and 5th were answered without calling Airflow
+    clock[0] = 5.0
+    airflow.answer = Outcome("queued", 200)
+    assert deliverer.handle(pushed()) == Verdict(True, "queued")  # the probe, and it worked
+    assert deliverer.handle(pushed()) == Verdict(True, "queued")
+    assert len(airflow.triggers) == 5
+
+
+def test_a_failed_probe_opens_the_breaker_again() -> None:
+    clock = [0.0]
+    breaker = Breaker(2, 5.0, clock=lambda: clock[0])
+    breaker.failed(), breaker.failed()
+    clock[0] = 5.0
+    breaker.check()  # the probe goes through...
+    with pytest.raises(AirflowUnavailable):
+        breaker.check()  # ...alone
+    breaker.failed()
+    clock[0] = 9.9
+    with pytest.raises(AirflowUnavailable, match="the last 3 calls failed"):
+        breaker.check()
 
 
 @pytest.mark.parametrize("status, expected", [
