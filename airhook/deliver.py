@@ -206,6 +206,9 @@ class Deliverer:
             except (AirflowUnavailable, AirflowServerError):
                 self.breaker.failed()
                 raise
+            except AirflowError:
+                self.breaker.succeeded()  # it answered about this run: it is up
+                raise
             self.breaker.succeeded()
         except AirflowError as exc:
             record["airflow_status"] = exc.airflow_status

@@ -10,7 +10,7 @@ import flask
 
 from . import config as config_module
 from . import logs
-from .errors import ConfigError, PayloadTooLarge
+from .errors import ConfigError, MalformedRequest, PayloadTooLarge
 from .deliver import Deliverer
 from .receiver import Receiver, Response
 
@@ -27,7 +27,11 @@ def read_limited(request: flask.Request, limit: int) -> bytes:
     chunks: list[bytes] = []
     total = 0
     while True:
-        chunk = stream.read(min(_CHUNK, limit + 1 - total))
+        try:
+            chunk = stream.read(min(_CHUNK, limit + 1 - total))
+        except Exception as exc:  # a bad chunk size, a body cut short, a client gone: its fault
+            raise MalformedRequest(f"request body could not be read: {type(exc).__name__}",
+                                   public="request body could not be read") from None
         if not chunk:
             break
         total += len(chunk)
@@ -45,10 +49,23 @@ def to_flask(response: Response) -> flask.Response:
 
 def handle(receiver: Receiver, request: flask.Request) -> flask.Response:
     headers = {key.lower(): value for key, value in request.headers.items()}
-    response = receiver.handle(request.method, request.path, headers,
-                               lambda limit: read_limited(request, limit),
-                               query=request.query_string.decode("latin-1"), url=request.url)
-    return to_flask(response)
+    read_all = False
+
+    def read_body(limit: int) -> bytes:
+        nonlocal read_all
+        data = read_limited(request, limit)
+        read_all = True
+        return data
+
+    response = to_flask(receiver.handle(request.method, request.path, headers, read_body,
+                                        query=request.query_string.decode("latin-1"), url=request.url))
+    if not read_all and (request.content_length or "chunked" in headers.get("transfer-encoding", "")):
+        # A refused body (413, 404, 405, unreadable) must not be read after all: functions-framework's
+        # after_request hook calls get_data(), which returns this instead of reading to the end, and
+        # closing the connection keeps gunicorn from draining the rest before the next request.
+        request._cached_data = b""  # type: ignore[attr-defined]
+        response.headers["Connection"] = "close"
+    return response
 
 
 def receiver_from_environment() -> Receiver:

@@ -56,7 +56,8 @@ def default_run_id(source: str, route: str, delivery_id: str) -> str:
     hash (hashing rather than stripping characters keeps distinct ids distinct)."""
     prefix = f"airhook__{source}__{route}__"
     if not RUN_ID_PATTERN.match(delivery_id) or len(prefix) + len(delivery_id) > MAX_RUN_ID:
-        delivery_id = "h" + hashlib.sha256(delivery_id.encode("utf-8")).hexdigest()[:40]
+        # surrogatepass: an id that is not valid text must still hash, never raise
+        delivery_id = "h" + hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()[:40]
     return prefix + delivery_id
 
 
@@ -79,7 +80,8 @@ def _evaluate(route: Route, key: str, expression: Any, document: dict[str, Any])
     try:
         return expression.search(document)
     except JMESPathError as exc:
-        raise RouteError(f"route {route.name}: {key} failed: {exc}",
+        # The exception's message quotes the offending value, i.e. payload data: log its class only.
+        raise RouteError(f"route {route.name}: {key} failed: {type(exc).__name__}",
                          public=f"route {route.name!r}: {key} could not be evaluated") from None
 
 
@@ -93,7 +95,8 @@ def build_trigger(route: Route, delivery: Delivery, document: dict[str, Any]) ->
     if route.run_id is not None:
         run_id = _evaluate(route, "run_id", route.run_id, document)
         if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id) or len(run_id) > MAX_RUN_ID:
-            raise RouteError(f"route {route.name}: run_id {run_id!r} is not a valid Airflow run id",
+            shape = f"{type(run_id).__name__} of length {len(run_id)}" if isinstance(run_id, str) else type(run_id).__name__
+            raise RouteError(f"route {route.name}: run_id ({shape}) is not a valid Airflow run id",
                              public=f"route {route.name!r}: run_id is not a valid Airflow run id")
     else:
         run_id = default_run_id(delivery.source, route.name, delivery.delivery_id)

@@ -71,6 +71,9 @@ class ConfigFile:
     def locate(self, message: str) -> tuple[int, Path_]:
         """The line a ConfigError message points at, and the path it names."""
         where = location(message)
+        unknown = re.search(r"unknown key\(s\) ([^\s,;]+)", message)
+        if unknown and where:  # point at the first unknown key itself
+            where = where + (unknown.group(1),)
         return self.line_of(where), where
 
     def format(self, message: str) -> str:

@@ -224,7 +224,7 @@ def _print_answer(out: Output, answer: dict[str, Any]) -> None:
             run_id = run.get("dag_run_id") or run.get("event_id")
             status = str(run.get("status"))
             colour = style.green if status == "queued" else style.yellow if status in ("duplicate", "accepted") else style.red
-            out.line(f"  {colour(status):<9}  {run.get('route')} -> {target}  run {run_id}")
+            out.line(f"  {colour(f'{status:<9}')}  {run.get('route')} -> {target}  run {run_id}")
     elif "error" not in answer:
         rest = {k: v for k, v in answer.items() if k not in ("delivery_id", "source", "event")}
         out.line(f"  {compact(rest, 300)}")

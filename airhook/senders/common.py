@@ -115,11 +115,16 @@ def delivery_id(value: str | None, body: bytes) -> str:
     then maps to the same run, which is what a sender without ids expects.
 
     Raises:
-        MalformedRequest: the id is longer than MAX_DELIVERY_ID.
+        MalformedRequest: the id is longer than MAX_DELIVERY_ID, or not valid Unicode text (a
+            lone surrogate from a JSON ``\\ud800`` escape in a body-borne id).
     """
     if value:
         if len(value) > MAX_DELIVERY_ID:
             raise MalformedRequest("delivery id too long", public="delivery id header is too long")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MalformedRequest("delivery id is not valid text", public="delivery id is not valid text") from None
         return value
     return "sha256-" + hashlib.sha256(body).hexdigest()[:32]
 
