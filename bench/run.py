@@ -43,7 +43,9 @@ from typing import Any, Callable, Sequence
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
+# Run as a script, bench/ is sys.path[0], where bench/queue.py would shadow the standard library's
+# queue (multiprocessing, concurrent.futures): look in bench/ last.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 
 import bodies  # noqa: E402
 import certs  # noqa: E402

@@ -14,16 +14,22 @@ first line of stdout once it listens, and exits on SIGTERM or SIGINT.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import signal
-import socket
-import socketserver
-import ssl
 import sys
-import threading
-from typing import Any
+from pathlib import Path
+
+# Run as a script, bench/ is sys.path[0]: never let a module there shadow the standard library.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import socketserver  # noqa: E402
+import ssl  # noqa: E402
+import threading  # noqa: E402
+from typing import Any  # noqa: E402
 
 VERSION_REPLY = json.dumps({"version": "3.3.2", "git_version": None}).encode()
 TOKEN_REPLY = json.dumps({"access_token": "standin.token.x", "token_type": "Bearer"}).encode()
