@@ -10,6 +10,8 @@ PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 export UV_CACHE_DIR ?= $(CACHE)/uv
 export AIRHOOK_CACHE ?= $(CACHE)
+# The harness would bootstrap its own uv; the dev venv already has one.
+export AIRHOOK_UV ?= $(abspath $(UV))
 
 .PHONY: run test test-unit test-integration test-slow bench system-deps venv clean
 

@@ -11,11 +11,10 @@ import threading
 import time
 from typing import Any, Callable, Mapping, Protocol
 
-import urllib3
 
 from ..config import AirflowConfig
 from ..errors import AirflowAuthError, AirflowServerError, AirflowUnavailable, ConfigError
-from .transport import send
+from .transport import Http, google_request, send
 
 #: Refresh a JWT this long before it expires, so a request never carries one that dies in flight.
 EXPIRY_MARGIN = 60.0
@@ -57,7 +56,7 @@ class AirflowJwtAuth:
     """Airflow 3: ``POST /auth/token`` with username and password gives a JWT, cached until
     shortly before it expires and refreshed once when Airflow answers 401."""
 
-    def __init__(self, url: str, username: str, password: str, pool: urllib3.PoolManager,
+    def __init__(self, url: str, username: str, password: str, pool: Http,
                  timeout: float, clock: Callable[[], float] = time.time) -> None:
         self._url = url.rstrip("/") + "/auth/token"
         self._body = json.dumps({"username": username, "password": password}).encode()
@@ -109,7 +108,7 @@ class GoogleAuth:
     cloud-platform scope. One credentials object per instance; its token is refreshed only when it
     is no longer valid. google-auth is imported on first use, so other targets never pay for it."""
 
-    def __init__(self, scopes: tuple[str, ...], pool: urllib3.PoolManager,
+    def __init__(self, scopes: tuple[str, ...], pool: Http,
                  credentials: Any = None) -> None:
         self._scopes = scopes
         self._pool = pool
@@ -123,10 +122,9 @@ class GoogleAuth:
     def _ensure(self) -> None:
         import google.auth
         import google.auth.exceptions
-        from google.auth.transport.urllib3 import Request
 
         if self._request is None:
-            self._request = Request(self._pool)
+            self._request = google_request(self._pool)
         try:
             if self._credentials is None:
                 self._credentials, _ = google.auth.default(scopes=list(self._scopes))
@@ -153,7 +151,7 @@ class GoogleAuth:
         return True
 
 
-def build_auth(config: AirflowConfig, pool: urllib3.PoolManager) -> Auth:
+def build_auth(config: AirflowConfig, pool: Http) -> Auth:
     auth = config.auth
     if auth.type == "none":
         return StaticAuth({})

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol, TypeVar
 from urllib.parse import quote
 
-import urllib3
 
 from ..config import AirflowConfig
 from ..errors import (AirflowAuthError, AirflowError, AirflowRejected, AirflowServerError,
                       AirflowUnavailable, AssetNotFound, DagNotFound)
 from ..routing import Trigger
 from .auth import Auth, build_auth
-from .transport import Reply, make_pool, send
+from .transport import Http, Reply, make_pool, send
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 #: Backoff between attempts: full jitter over an exponential ceiling (AWS's "full jitter").
@@ -56,7 +55,7 @@ class Transport(Protocol):
 class HttpTransport:
     """Airflow's REST API over HTTP(S): self-hosted, Astronomer, Cloud Composer."""
 
-    def __init__(self, config: AirflowConfig, pool: urllib3.PoolManager, auth: Auth) -> None:
+    def __init__(self, config: AirflowConfig, pool: Http, auth: Auth) -> None:
         self.config = config
         self.pool = pool
         self.auth = auth
@@ -148,7 +147,7 @@ class AirflowClient:
     (asked once with ``api: auto``), and the retry policy."""
 
     def __init__(self, config: AirflowConfig, *, transport: Transport | None = None,
-                 pool: urllib3.PoolManager | None = None, auth: Auth | None = None,
+                 pool: Http | None = None, auth: Auth | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.config = config
@@ -279,7 +278,7 @@ class AirflowClient:
                 self._sleep(pause)
 
 
-def build_transport(config: AirflowConfig, pool: urllib3.PoolManager | None = None,
+def build_transport(config: AirflowConfig, pool: Http | None = None,
                     auth: Auth | None = None) -> Transport:
     """MWAA's InvokeRestApi for ``auth: {type: mwaa}``, else HTTP(S); for Cloud Composer without a
     ``url``, HTTP(S) to the URL the Composer API names. The MWAA and Composer modules are imported

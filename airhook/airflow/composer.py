@@ -13,13 +13,12 @@ import dataclasses
 import threading
 from typing import Any
 
-import urllib3
 
 from ..config import AirflowConfig
 from ..errors import AirflowAuthError, AirflowRejected, AirflowServerError, TargetNotFound
 from .auth import Auth
 from .client import HttpTransport
-from .transport import Reply, send
+from .transport import Http, Reply, send
 
 #: What a 403 from the Composer API means for the function's service account.
 PERMISSION_HINT = ("the function's service account needs composer.environments.get on the "
@@ -37,7 +36,7 @@ def _message(reply: Reply) -> str:
 class ComposerDiscovery:
     """The environment's ``config.airflowUri``, asked of the Composer API once per instance."""
 
-    def __init__(self, environment: str, endpoint: str, pool: urllib3.PoolManager, auth: Auth) -> None:
+    def __init__(self, environment: str, endpoint: str, pool: Http, auth: Auth) -> None:
         self.environment = environment
         self._url = f"{endpoint.rstrip('/')}/v1/{environment}"
         self._pool = pool
@@ -103,7 +102,7 @@ class ComposerDiscovery:
 class ComposerTransport(HttpTransport):
     """:class:`HttpTransport` to the URL that :class:`ComposerDiscovery` finds on first use."""
 
-    def __init__(self, config: AirflowConfig, pool: urllib3.PoolManager, auth: Auth,
+    def __init__(self, config: AirflowConfig, pool: Http, auth: Auth,
                  discovery: ComposerDiscovery | None = None) -> None:
         super().__init__(config, pool, auth)
         assert config.composer_environment is not None

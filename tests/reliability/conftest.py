@@ -8,6 +8,7 @@ figures are printed at the end of the run and written to ``.airhook/reliability/
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +42,34 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(figures.format_section(suite, figures.FIGURES[suite]))
     if path is not None:
         terminalreporter.write_line(f"  written to {path}")
+
+
+# ---------------------------------------------------------------------------------------- Airflow
+
+#: The dedicated Airflow's JWT lifetime. airhook refreshes a token 60 s before it expires
+#: (airflow/auth.py EXPIRY_MARGIN), so 65 s means a fresh token every ~5 s of load: the load and
+#: fault suites always run across several token expiries.
+JWT_LIFETIME = 65
+
+
+@pytest.fixture(scope="session")
+def reliability_airflow() -> Any:
+    """A dedicated Airflow 3.3 on PostgreSQL for the load and fault suites (their own instance:
+    they kill its API server and fill it with thousands of runs, which must disturb no other
+    test). Its only DAG, ``reliability_sink``, stays paused: runs are created and counted, never
+    executed, so they cost the scheduler nothing."""
+    from tools.local_airflow import AIRFLOW3_VERSION, AirflowServer
+
+    server = AirflowServer(AIRFLOW3_VERSION, dags_folder=Path(__file__).parent / "dags", db="postgres",
+                           parallelism=2,
+                           extra_env={"AIRFLOW__API_AUTH__JWT_EXPIRATION_TIME": str(JWT_LIFETIME)})
+    started = time.monotonic()
+    try:
+        server.start()
+        server.wait_ready(["reliability_sink"])
+        response = server.request("PATCH", "dags/reliability_sink", {"is_paused": True})
+        assert response.status == 200, response
+        figures.record("0 setup", dedicated_airflow_start_s=round(time.monotonic() - started, 1))
+        yield server
+    finally:
+        server.stop(grace=5)

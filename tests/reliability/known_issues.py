@@ -50,6 +50,15 @@ def _route_error_leak(case: Case, response: Response | None, lines: str, problem
             and '"error":"route_error"' in lines)
 
 
+def _never(case: Case, response: Response | None, lines: str, problem: str) -> bool:
+    return False  # an HTTP-level issue: the in-process harness cannot meet it
+
+
+#: gunicorn's body-reading errors that airhook answers 500 to (K4)
+BODY_READ_ERRORS = ("InvalidChunkSize", "NoMoreData", "ChunkMissingTerminator", "InvalidHeader",
+                    "ClientDisconnected", "UnreaderError")
+
+
 KNOWN_ISSUES: tuple[KnownIssue, ...] = (
     KnownIssue(
         "K1-content-length",
@@ -72,6 +81,25 @@ KNOWN_ISSUES: tuple[KnownIssue, ...] = (
         "routing.py: log only the route, the key and the JMESPath error class "
         "(type(exc).__name__), and for run_id its type and length, never the value",
         _route_error_leak),
+    KnownIssue(
+        "K4-body-read-error-is-500",
+        "A body that cannot be read (bad chunk size, chunked body cut off, client gone) makes "
+        "gunicorn raise InvalidChunkSize/NoMoreData inside http.read_limited; Receiver answers "
+        "500 internal_error and logs ERROR, so a broken client shows up as an airhook bug",
+        "http.py read_limited: wrap stream.read in try/except Exception as exc -> raise "
+        "MalformedRequest(f'request body could not be read: {type(exc).__name__}', "
+        "public='request body could not be read') (400)",
+        _never),
+    KnownIssue(
+        "K5-refused-body-still-buffered",
+        "functions-framework's after_request hook (read_request) calls request.get_data() before "
+        "every response: a body airhook refused (413 over max_body_bytes, 404, 405) is still read "
+        "to the end and kept in memory (a 300 MB chunked POST to a 1 KB source grew the worker "
+        "by 310 MB), and a Content-Length of 10**20 gets no answer at all",
+        "http.py: have read_limited mark the request when it read the body to EOF; in handle(), "
+        "when it did not, set request._cached_data = b'' (what get_data() then returns) and "
+        "answer with 'Connection: close', so nothing more is read from that connection",
+        _never),
 )
 
 
