@@ -17,10 +17,11 @@ export AIRHOOK_UV ?= $(abspath $(UV))
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-mwaa.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-mwaa.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@test -x $(UV) || $(PY) -m pip install --quiet --disable-pip-version-check uv
 	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .   # the `airhook` command
 	@touch $@
 
 # PostgreSQL backs the local Airflow 3 (on SQLite it answers 500 under concurrent triggers).
@@ -43,8 +44,12 @@ test-integration: venv system-deps
 test-slow: venv system-deps
 	$(PY) -m pytest -m slow tests
 
+# Benchmarks against baselines measured in the same run (bench/README.md). On a shared machine:
+#   make bench BENCH_ARGS="--wait-quiet 300"
+BENCH_ARGS ?=
 bench: venv
-	$(PY) bench/run.py
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 || echo "bench: no wrk; using the Python load generator"
+	$(PY) bench/run.py --json bench/results/latest.json $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -8,6 +8,11 @@ from typing import Iterator
 
 import pytest
 
+# Real local Airflow 2/3 and the Pub/Sub emulator, started lazily, once per session, for every
+# test directory (integration, cli, reliability) alike.
+from tests.fixtures_local import (airflow, airflow2, airflow3, local_airflows,  # noqa: F401
+                                  pubsub_emulator)
+
 ROOT = Path(__file__).resolve().parent.parent
 #: Real GitHub deliveries (octokit/webhooks examples), read-only, next to the project root.
 PAYLOADS = ROOT.parent / "shared" / "payloads" / "github"

@@ -61,7 +61,7 @@ Airflow   {airflow.url}   (user {airflow.username} / {airflow.password})
 
 Send a signed GitHub push (it becomes a run of the 'deploy' DAG):
 
-  {os.path.relpath(python, Path.cwd())} -m tools.send_sample {function.url}/github --secret {SECRET}
+  GITHUB_WEBHOOK_SECRET={SECRET} {os.path.relpath(python.parent / "airhook", Path.cwd())} send github --url {function.url}
 
 Then open {airflow.url} and look at the DAG 'deploy': the run carries the push's sha, repo and pusher.
 

@@ -1,4 +1,5 @@
-"""Fixtures for integration tests against a real local Airflow (see tools/local_airflow.py).
+"""Session fixtures shared by every test directory (imported by tests/conftest.py): real local
+servers for integration tests against a real local Airflow (see tools/local_airflow.py).
 
 - ``airflow2``: Airflow 2.11.2, REST API v1, SQLite + SequentialExecutor.
 - ``airflow3``: Airflow 3.3.2, REST API v2, PostgreSQL + LocalExecutor.
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `tools` is a top-level package of the checkout
     sys.path.insert(0, str(ROOT))
 
