@@ -15,7 +15,8 @@ from jmespath.exceptions import JMESPathError
 
 from .config import RUN_ID_PATTERN, Route
 from .delivery import Delivery
-from .errors import RouteError
+from .body import check_depth
+from .errors import MalformedRequest, RouteError
 from .expressions import truthy
 
 MAX_RUN_ID = 250
@@ -69,7 +70,7 @@ def decide(route: Route, delivery: Delivery, document: dict[str, Any]) -> Decisi
     if route.when is not None:
         try:
             value = route.when.search(document)
-        except JMESPathError as exc:
+        except (JMESPathError, RecursionError) as exc:  # comparisons of deep values recurse
             return Decision(route.name, False, f"'when' could not be evaluated: {exc}")
         if not truthy(value):
             return Decision(route.name, False, f"'when' is {json.dumps(value)[:80]}")
@@ -78,8 +79,10 @@ def decide(route: Route, delivery: Delivery, document: dict[str, Any]) -> Decisi
 
 def _evaluate(route: Route, key: str, expression: Any, document: dict[str, Any]) -> Any:
     try:
-        return expression.search(document)
-    except JMESPathError as exc:
+        value = expression.search(document)
+        check_depth(value)  # json.dumps of the run's conf recurses too
+        return value
+    except (JMESPathError, RecursionError, MalformedRequest) as exc:
         # The exception's message quotes the offending value, i.e. payload data: log its class only.
         raise RouteError(f"route {route.name}: {key} failed: {type(exc).__name__}",
                          public=f"route {route.name!r}: {key} could not be evaluated") from None

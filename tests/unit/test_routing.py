@@ -115,3 +115,12 @@ def test_distinct_deliveries_and_routes_get_distinct_run_ids() -> None:
     ids = {default_run_id("github", route_name, d)
            for route_name in ("a", "b") for d in ("x y", "x_y", "x-y", "a" * 300, "a" * 301)}
     assert len(ids) == 10
+
+
+def test_conf_values_nested_too_deep_are_a_route_error() -> None:
+    deep: object = "leaf"
+    for _ in range(70):
+        deep = {"a": deep}
+    routes = load([{**DEPLOY, "when": None, "conf": {"x": "body.deep"}}]).routes
+    with pytest.raises(RouteError, match="conf.x"):
+        route(routes, Delivery(source="github", event="push", delivery_id="d", body={"deep": deep}))

@@ -1,6 +1,8 @@
-"""One minimal reproducer per known airhook issue (known_issues.py), each a strict xfail: when the
-fix lands, the test passes, strict turns that into a failure, and the issue's entry and its
-``xfail`` mark are deleted together (the property suites then enforce the fix)."""
+"""One minimal reproducer per finding of the reliability suites.
+
+Fixed findings (F1-F5) are ordinary regression tests. Open ones (known_issues.py, K6-K7) are
+strict xfails: when the fix lands the test passes, strict turns that into a failure, and the
+issue's entry and its ``xfail`` mark are deleted together."""
 
 from __future__ import annotations
 
@@ -36,23 +38,20 @@ def harness() -> Harness:
     return Harness()
 
 
-@xfail("K1-content-length")
 @pytest.mark.parametrize("length", ["\u00b2", "9" * 5000])
-def test_k1_odd_content_length_is_not_a_500(harness: Harness, length: str) -> None:
+def test_f1_odd_content_length_is_not_a_500(harness: Harness, length: str) -> None:
     response = harness.receiver.handle("POST", "/r-github", {"content-length": length}, lambda n: b"{}")
     assert response.status < 500
 
 
-@xfail("K2-surrogate-delivery-id")
-def test_k2_lone_surrogate_delivery_id_is_not_a_500(harness: Harness) -> None:
+def test_f2_lone_surrogate_delivery_id_is_not_a_500(harness: Harness) -> None:
     profile = PROFILES["r-stripe"]
     body = json.dumps({"id": "evt_\ud800", "type": "invoice.paid"}).encode()
     response = harness.handle(profile.build("x", NOW, body=body))
-    assert response.status < 500
+    assert response.status == 400 and response.body["message"] == "delivery id is not valid text"
 
 
-@xfail("K3-route-error-leaks-payload")
-def test_k3_route_errors_do_not_log_payload_values() -> None:
+def test_f3_route_errors_do_not_log_payload_values() -> None:
     from .test_bad_input import ROUTING_DOCUMENT
 
     harness = Harness(ROUTING_DOCUMENT)
@@ -71,15 +70,13 @@ def server() -> Iterator[FunctionServer]:
         yield fn
 
 
-@xfail("K4-body-read-error-is-500")
-def test_k4_unreadable_chunked_body_is_a_400(server: FunctionServer) -> None:
+def test_f4_unreadable_chunked_body_is_a_400(server: FunctionServer) -> None:
     data = (b"POST /small HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
     assert send(server.port, data, timeout=5).status == 400
 
 
-@xfail("K5-refused-body-still-buffered")
-def test_k5_oversized_content_length_is_refused_at_once(server: FunctionServer) -> None:
+def test_f5_oversized_content_length_is_refused_at_once(server: FunctionServer) -> None:
     data = build("POST", "/small", [("Content-Type", "application/json")], b"", framing="none")
     data = data.replace(b"\r\n\r\n", b"\r\nContent-Length: 100000000000000000000\r\n\r\n")
     response = send(server.port, data, timeout=3)
@@ -104,29 +101,7 @@ def client_for(url: str) -> AirflowClient:
                                                                            password="p")))
 
 
-KNOWN_ISSUES_EXTRA = {
-    "K6-short-jwt-fetched-per-request": (
-        "Airflow tokens living 60 s or less (api_auth.jwt_expiration_time) are renewed before "
-        "every request: AirflowJwtAuth subtracts EXPIRY_MARGIN = 60 s from exp, so the token is "
-        "already due when fetched (5 triggers -> 5 POST /auth/token)",
-        "auth.py _fetch: margin = min(EXPIRY_MARGIN, (exp - iat or exp - now) / 4)"),
-    "K7-invalid-jwt-403-not-refreshed": (
-        "Airflow 3 answers 403 'Invalid JWT token' (not 401) to a token it cannot verify, e.g. "
-        "after its JWT secret changed on an api-server restart (seen on the real Airflow 3.3.2 "
-        "in test_faults); airhook refreshes only on 401, so every delivery is a 502 "
-        "airflow_auth_failed until its cached token's own expiry (24 h by default)",
-        "transport HttpTransport.request: also refresh once on 403 when the auth can refresh "
-        "(if reply.status in (401, 403) and self.auth.refresh(): retry); a 403 that survives "
-        "the refresh is a real permission error"),
-}
-
-
-def xfail_extra(issue_id: str) -> pytest.MarkDecorator:
-    title, fix = KNOWN_ISSUES_EXTRA[issue_id]
-    return pytest.mark.xfail(strict=True, reason=f"{issue_id}: {title} -- fix: {fix}")
-
-
-@xfail_extra("K6-short-jwt-fetched-per-request")
+@xfail("K6-short-jwt-fetched-per-request")
 def test_k6_a_30s_token_is_fetched_once_for_several_triggers() -> None:
     def answer(request: Recorded) -> tuple[int, Any]:
         if request.path == "/auth/token":
@@ -140,7 +115,7 @@ def test_k6_a_30s_token_is_fetched_once_for_several_triggers() -> None:
         assert stub.paths("POST").count("/auth/token") == 1
 
 
-@xfail_extra("K7-invalid-jwt-403-not-refreshed")
+@xfail("K7-invalid-jwt-403-not-refreshed")
 def test_k7_a_403_invalid_jwt_is_refreshed_once() -> None:
     state = {"secret_rotated": True}
 
@@ -161,3 +136,30 @@ def test_k7_a_403_invalid_jwt_is_refreshed_once() -> None:
         except AirflowAuthError as exc:
             pytest.fail(f"502 airflow_auth_failed: {exc.detail}")
         assert outcome.status == "queued"
+
+
+def test_f5_a_refused_chunked_body_is_not_buffered(server: FunctionServer) -> None:
+    """300 MB chunked to a 1 KB source: 413, and the worker does not grow by the body's size."""
+    import socket
+
+    worker = int(open(f"/proc/{server.pid}/task/{server.pid}/children").read().split()[0])
+
+    def rss_kb() -> int:
+        for line in open(f"/proc/{worker}/status"):
+            if line.startswith("VmHWM"):
+                return int(line.split()[1])
+        return 0
+
+    before = rss_kb()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"POST /small HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk = b"100000\r\n" + b"a" * (1 << 20) + b"\r\n"
+        try:
+            for _ in range(300):
+                sock.sendall(chunk)
+        except OSError:
+            pass  # the server answered 413 and closed: what we want
+        answer = sock.recv(200)
+    assert answer.startswith(b"HTTP/1.1 413"), answer
+    assert rss_kb() - before < 64 * 1024, f"worker peak RSS grew {rss_kb() - before} kB"
