@@ -15,12 +15,17 @@ import queue
 import random
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .figures import percentile
 from .profiles import Profile
+
+
+#: Placed in every body the load generator sends: the log scans look for it.
+LOAD_CANARY = "CNRY!load-" + uuid.uuid4().hex[:10]
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,7 @@ def run(port: int, sends: list[Send], *, concurrency: int, retry: RetryPolicy, t
             for n in range(retry.attempts):
                 if conn is None:
                     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-                request = item.profile.build(item.ident, int(time.time()))
+                request = item.profile.build(item.ident, int(time.time()), LOAD_CANARY)
                 attempt = Attempt(item, None, 0.0, time.monotonic())
                 try:
                     conn.request("POST", request.path + ("?" + request.query if request.query else ""),

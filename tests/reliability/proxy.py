@@ -18,6 +18,9 @@ class CountingProxy:
         self.requests: Counter[str] = Counter()   # "METHOD /path" (no query)
         self.statuses: Counter[int] = Counter()   # Airflow's answers
         self.token_times: list[float] = []
+        #: while True, every request is dropped unanswered (the upstream is "down")
+        self.down = False
+        self.dropped = 0
         self._lock = threading.Lock()
         proxy = self
 
@@ -28,6 +31,11 @@ class CountingProxy:
                 import time
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                if proxy.down:
+                    with proxy._lock:
+                        proxy.dropped += 1
+                    self.close_connection = True
+                    return
                 path = self.path.split("?", 1)[0]
                 with proxy._lock:
                     proxy.requests[f"{self.command} {path}"] += 1

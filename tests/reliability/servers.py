@@ -10,6 +10,7 @@ from typing import Any, Mapping
 from tools.function_server import FunctionServer
 
 from . import figures
+from .loadgen import LOAD_CANARY
 from .profiles import PROFILES, Profile, all_leak_strings, config_document
 
 #: Anything shaped like a JWT, a bearer or basic credential, or a PEM block.
@@ -22,12 +23,15 @@ CREDENTIAL_PATTERNS = (
 
 
 def airhook_server(airflow: Any, names: tuple[str, ...], *, suite: str, deadline: float | None = None,
-                   url: str | None = None) -> FunctionServer:
+                   url: str | None = None, delivery: Mapping[str, Any] | None = None,
+                   target: str = "receive", env: Mapping[str, str] | None = None) -> FunctionServer:
     """A FunctionServer for ``names`` (profiles), triggering ``reliability_sink`` on ``airflow``
-    (an AirflowServer; ``url`` overrides its URL, e.g. a proxy) with the airflow-jwt auth."""
+    (an AirflowServer; ``url`` overrides its URL, e.g. a proxy) with the airflow-jwt auth;
+    ``delivery`` is the config's delivery section (queue mode), ``target`` the function."""
     profiles: dict[str, Profile] = {n: PROFILES[n] for n in names}
     document = config_document(profiles, airflow_url=url or airflow.url)
-    env: dict[str, str] = {"AIRFLOW_USER": airflow.username, "AIRFLOW_PASSWORD": airflow.password}
+    extra_env = dict(env or {})
+    env = {"AIRFLOW_USER": airflow.username, "AIRFLOW_PASSWORD": airflow.password, **extra_env}
     document["airflow"] = {"url": url or airflow.url, "api": "v2", "timeout": 8,
                            "auth": {"type": "airflow-jwt", "username": "${AIRFLOW_USER}",
                                     "password": "${AIRFLOW_PASSWORD}"}}
@@ -41,16 +45,21 @@ def airhook_server(airflow: Any, names: tuple[str, ...], *, suite: str, deadline
                 source[key] = names_
         if deadline is not None:
             source["deadline"] = deadline
-    server = FunctionServer(json.dumps(document, indent=1), env)
-    figures.register_log(suite, f"function server ({', '.join(names)})", server.log_path)
+    if delivery is not None:
+        document["delivery"] = dict(delivery)
+    server = FunctionServer(json.dumps(document, indent=1), env, target=target)
+    figures.register_log(suite, f"function server {target} ({', '.join(names)})", server.log_path)
     return server
 
 
-def scan(text: str, extra: Mapping[str, str] | None = None) -> list[str]:
-    """What in ``text`` must not be there: configured secrets, credential-shaped strings, the
-    ``extra`` strings (label -> value), tracebacks and 500s."""
+def scan(text: str, extra: Mapping[str, str] | None = None, *, secrets_only: bool = False) -> list[str]:
+    """What in ``text`` must not be there: configured secrets, credential-shaped strings, payload
+    canaries, the ``extra`` strings (label -> value), and (unless ``secrets_only``) tracebacks
+    and 500s."""
     found = [f"secret {s[:6]}..." for s in all_leak_strings() if s in text]
     found += [f"credential-shaped {p.pattern[:20]!r}" for p in CREDENTIAL_PATTERNS if p.search(text)]
-    found += [f"{label}" for label, value in (extra or {}).items() if value and value in text]
-    found += [marker for marker in ("Traceback", '"status":500', '"internal_error"') if marker in text]
+    found += [f"{label}" for label, value in {"load canary": LOAD_CANARY, **(extra or {})}.items()
+              if value and value in text]
+    if not secrets_only:
+        found += [marker for marker in ("Traceback", '"status":500', '"internal_error"') if marker in text]
     return found

@@ -58,6 +58,9 @@ def test_load_exactly_one_run_per_delivery(reliability_airflow: AirflowServer) -
     assert result.unfinished == 0
     assert set(result.statuses()) == {"200"}, result.statuses()
     assert sorted(created) == sorted(expected), (len(created), len(expected))
+    # Each answer reports its run as queued (created now) or duplicate (409: it exists). An
+    # Airflow answer lost to a timeout and retried makes a creation a "duplicate", so the exact
+    # split is reported, and only the total is asserted; the runs themselves are counted above.
     runs = result.run_statuses()
-    assert runs["queued"] == M and runs["duplicate"] == M * R, runs
+    assert set(runs) <= {"queued", "duplicate"} and sum(runs.values()) == M * (1 + R), runs
     assert not scan(log), scan(log)
