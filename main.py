@@ -8,9 +8,8 @@ from cloudevents.http import CloudEvent
 
 from airhook.http import deliver_event, deliverer_for, handle, receiver_from_environment
 
-# Built once per instance: config, HTTP pool, credentials.
+# Built once per instance: config, HTTP connections, credentials.
 _receiver = receiver_from_environment()
-_deliverer = deliverer_for(_receiver)
 
 
 @functions_framework.http
@@ -23,4 +22,4 @@ def receive(request: flask.Request) -> flask.Response:
 def deliver(event: CloudEvent) -> None:
     """Queue mode: one run queued by ``receive``, pushed by Pub/Sub (or Eventarc); triggers it.
     Returning acknowledges the message; a 503 makes Pub/Sub redeliver it with backoff."""
-    deliver_event(_deliverer, event)
+    deliver_event(deliverer_for(_receiver), event)

@@ -4,15 +4,21 @@ knows about Flask."""
 from __future__ import annotations
 
 import json
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any
 
 import flask
 
 from . import config as config_module
 from . import logs
 from .errors import ConfigError, MalformedRequest, PayloadTooLarge
-from .deliver import Deliverer
 from .receiver import Receiver, Response
+
+if TYPE_CHECKING:  # the deliver target imports it on its first message
+    from .deliver import Deliverer
+
+_deliverers: dict[int, Deliverer] = {}
+_deliverers_lock = threading.Lock()
 
 _CHUNK = 1 << 20
 
@@ -80,8 +86,14 @@ def receiver_from_environment() -> Receiver:
 
 def deliverer_for(receiver: Receiver) -> Deliverer:
     """The instance's Deliverer for the ``deliver`` target: the receiver's config and Airflow
-    client, so one instance holds one pool and one set of credentials."""
-    return Deliverer(receiver.config, receiver.client)
+    client, so one instance holds one pool and one set of credentials. Built on first use, once:
+    an instance that only receives never imports the queue modules."""
+    with _deliverers_lock:
+        deliverer = _deliverers.get(id(receiver))
+        if deliverer is None:
+            from .deliver import Deliverer
+            deliverer = _deliverers[id(receiver)] = Deliverer(receiver.config, receiver.client)
+        return deliverer
 
 
 def deliver_event(deliverer: Deliverer, event: Any) -> None:

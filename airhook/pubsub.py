@@ -1,4 +1,4 @@
-"""Pub/Sub's REST API over one keep-alive urllib3 pool: publish (``receive`` and ``deliver``),
+"""Pub/Sub's REST API over keep-alive connections (:mod:`airhook.httpconn`): publish (``receive`` and ``deliver``),
 pull and acknowledge (``redrive``).
 
 REST rather than ``google-cloud-pubsub``: that client imports gRPC and protobuf, several hundred
@@ -21,10 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-import urllib3
-from urllib3.exceptions import HTTPError
-
 from .errors import QueueUnavailable
+from .httpconn import Http, Unreachable, google_request
 
 API_ROOT = "https://pubsub.googleapis.com"
 PUBSUB_SCOPE = "https://www.googleapis.com/auth/pubsub"
@@ -80,7 +78,7 @@ class PubSub:
     """
 
     def __init__(self, *, timeout: float = 5.0, environ: Mapping[str, str] | None = None,
-                 pool: urllib3.PoolManager | None = None, credentials: Any = None,
+                 pool: Http | None = None, credentials: Any = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         environ = os.environ if environ is None else environ
@@ -89,8 +87,7 @@ class PubSub:
         self.root = f"http://{emulator}" if emulator else API_ROOT
         self.timeout = timeout
         # Sized like the Airflow pool: one connection per functions-framework thread.
-        self._pool = pool if pool is not None else urllib3.PoolManager(num_pools=2, maxsize=16,
-                                                                       block=False)
+        self._pool = pool if pool is not None else Http()
         self._credentials = credentials
         self._lock = threading.Lock()
         self._clock = clock
@@ -165,12 +162,10 @@ class PubSub:
             left = deadline - self._clock()
             try:
                 headers = {"Content-Type": "application/json", **self._auth_headers()}
-                response = self._pool.request(
-                    "POST", url, body=data, headers=headers, retries=False, redirect=False,
-                    timeout=urllib3.Timeout(connect=min(max(left, 0.1), 3.0), read=max(left, 0.1)))
-                status, raw = response.status, response.data
-            except (HTTPError, OSError) as exc:
-                status, raw, failure = 0, b"", f"{type(exc).__name__}: {exc}"
+                reply = self._pool.request("POST", url, body=data, headers=headers, timeout=max(left, 0.1))
+                status, raw = reply.status, reply.body
+            except Unreachable as exc:
+                status, raw, failure = 0, b"", str(exc)
             else:
                 if 200 <= status < 300:
                     try:
@@ -198,13 +193,12 @@ class PubSub:
         with self._lock:
             import google.auth
             import google.auth.exceptions
-            from google.auth.transport.urllib3 import Request
 
             try:
                 if self._credentials is None:
                     self._credentials, _ = google.auth.default(scopes=[PUBSUB_SCOPE])
                 if not self._credentials.valid:
-                    self._credentials.refresh(Request(self._pool))
+                    self._credentials.refresh(google_request(self._pool))
             except google.auth.exceptions.GoogleAuthError as exc:
                 raise QueueUnavailable(f"Google credentials failed: {type(exc).__name__}: {exc}") from None
             headers: dict[str, str] = {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from . import logs
 from .airflow.client import AirflowClient, Outcome
@@ -15,9 +15,11 @@ from .config import Config
 from .delivery import Delivery, Inbound
 from .errors import (AirflowAuthError, AirflowError, AirflowUnavailable, AirhookError, DagNotFound,
                      MethodNotAllowed, PayloadTooLarge, UnknownSource, VerificationError)
-from .routing import Trigger, explain, route
-from .enqueue import Enqueuer
 from .errors import QueueUnavailable
+from .routing import Trigger, explain, route
+
+if TYPE_CHECKING:  # imported when a config enables the queue: direct mode never pays for it
+    from .enqueue import Enqueuer
 
 HEALTH_PATH = "_health"
 #: A verified delivery with this header is routed but triggers nothing: the answer says what
@@ -69,8 +71,10 @@ class Receiver:
         self.log = log
         self._outage_log = logs.Throttle(60.0)
         # Queue mode: runs wait in Pub/Sub and `deliver` triggers them (docs/durable-mode.md).
-        self.enqueuer = enqueuer if enqueuer is not None else (
-            Enqueuer(config.delivery) if config.delivery.mode == "queue" else None)
+        if enqueuer is None and config.delivery.mode == "queue":
+            from .enqueue import Enqueuer
+            enqueuer = Enqueuer(config.delivery)
+        self.enqueuer = enqueuer
 
     # -------------------------------------------------------------------------------- entry
 

@@ -62,14 +62,13 @@ _POOL: Any = None
 
 
 def _fetch(url: str, timeout: float) -> tuple[int, Mapping[str, str], bytes]:
-    import urllib3  # already loaded by the Airflow client; imported here to keep import cheap
+    from ..httpconn import Http
 
     global _POOL
     if _POOL is None:
-        _POOL = urllib3.PoolManager(num_pools=1, maxsize=2)
-    response = _POOL.request("GET", url, timeout=urllib3.Timeout(total=timeout), retries=False,
-                             redirect=False, preload_content=True)
-    return response.status, dict(response.headers), response.data
+        _POOL = Http(max_idle=2)
+    reply = _POOL.request("GET", url, timeout=timeout)  # Unreachable: the cache keeps what it has
+    return reply.status, reply.headers, reply.body
 
 
 class CertCache:
