@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -82,6 +83,8 @@ class FunctionServer:
         return self._proc.pid if self._proc else None
 
     def stop(self) -> None:
+        """Stop the server (idempotent). Its temporary directory is removed after the test that
+        used it has read the log (see :meth:`__exit__`)."""
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
@@ -100,6 +103,13 @@ class FunctionServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        """Remove the temporary directory (config copy and log) unless AIRHOOK_KEEP_HOME is set."""
+        if not os.environ.get("AIRHOOK_KEEP_HOME") and self.workdir.exists():
+            self._final_log = self.log_text()  # still readable by the test after the block
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -108,7 +118,9 @@ class FunctionServer:
             return ""
 
     def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        if self.log_path.exists():
+            return self.log_path.read_text(errors="replace")
+        return getattr(self, "_final_log", "")
 
     def log_lines(self) -> list[dict[str, Any]]:
         """airhook's structured lines (other output, e.g. gunicorn's, is skipped)."""
