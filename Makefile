@@ -13,7 +13,7 @@ export AIRHOOK_CACHE ?= $(CACHE)
 # The harness would bootstrap its own uv; the dev venv already has one.
 export AIRHOOK_UV ?= $(abspath $(UV))
 
-.PHONY: run test test-unit test-integration test-slow bench system-deps venv clean
+.PHONY: run test test-unit test-integration test-slow test-reliability test-long bench system-deps venv clean
 
 venv: $(VENV)/.installed
 
@@ -42,6 +42,16 @@ test-integration: venv system-deps
 
 # The long load tests (`slow` marker), e.g. 1,000 deliveries through the durable queue.
 test-slow: venv system-deps
+	$(PY) -m pytest -m slow tests
+
+# Reliability suites, fast profile (also part of `make test`).
+test-reliability: venv system-deps
+	$(PY) -m pytest tests/reliability
+
+# The long profile (docs/reliability.md): >= 100,000 bad-input cases, atheris on the verifiers,
+# the body parser and the routing engine, load and faults at scale, and the `slow` tests. ~15 min.
+test-long: venv system-deps
+	AIRHOOK_RELIABILITY=long $(PY) -m pytest tests/reliability
 	$(PY) -m pytest -m slow tests
 
 # Benchmarks against baselines measured in the same run (bench/README.md). On a shared machine:

@@ -16,7 +16,8 @@ from ..config import AirflowConfig
 from ..errors import AirflowAuthError, AirflowServerError, AirflowUnavailable, ConfigError
 from .transport import Http, google_request, send
 
-#: Refresh a JWT this long before it expires, so a request never carries one that dies in flight.
+#: Refresh a JWT this long before it expires, so a request never carries one that dies in flight;
+#: at most a quarter of its lifetime, or a short-lived token would be refetched for every request.
 EXPIRY_MARGIN = 60.0
 
 
@@ -87,9 +88,11 @@ class AirflowJwtAuth:
                                    airflow_status=reply.status)
         self.fetches += 1
         self._token = token
+        now = self._clock()
         expiry = _jwt_expiry(token)
         # Unknown expiry: keep it for 10 minutes; a 401 refreshes it anyway.
-        self._expires = (expiry if expiry is not None else self._clock() + 600) - EXPIRY_MARGIN
+        expiry = expiry if expiry is not None else now + 600
+        self._expires = expiry - min(EXPIRY_MARGIN, max(expiry - now, 0) / 4)
 
     def headers(self) -> Mapping[str, str]:
         with self._lock:

@@ -23,6 +23,8 @@ _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json
 #: Backoff between attempts: full jitter over an exponential ceiling (AWS's "full jitter").
 FIRST_BACKOFF = 0.2
 MAX_BACKOFF = 2.0
+#: How often a 403 may cause a token refresh (see HttpTransport._refresh_on_403).
+REFRESH_ON_403_INTERVAL = 60.0
 #: An attempt with less time than this left is not worth starting.
 MIN_ATTEMPT = 0.25
 #: Asset events carry their deterministic id in ``extra`` under this key: Airflow does not dedupe
@@ -60,16 +62,30 @@ class HttpTransport:
         self.pool = pool
         self.auth = auth
         self.api = "v1" if config.api == "auto" else config.api
+        self._refresh_lock = threading.Lock()
+        self._last_403_refresh = float("-inf")
 
     def request(self, method: str, path: str, body: Any, timeout: float) -> Reply:
         url = f"{self.config.url}/api/{self.api}{path}"
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
         reply = send(self.pool, method, url, timeout=timeout, body=data,
                      headers={**_JSON_HEADERS, **self.auth.headers()})
-        if reply.status == 401 and self.auth.refresh():  # an expired or revoked token: once
+        if (reply.status == 401 or (reply.status == 403 and self._refresh_on_403())) and self.auth.refresh():
+            # An expired or revoked token: fetch a new one, once. Airflow 3 answers 403 "Invalid
+            # JWT token" to a token signed with a rotated secret.
             reply = send(self.pool, method, url, timeout=timeout, body=data,
                          headers={**_JSON_HEADERS, **self.auth.headers()})
         return reply
+
+    def _refresh_on_403(self) -> bool:
+        """At most once a minute: a 403 is usually a real permission error, and refreshing for
+        every delivery would hammer the token endpoint."""
+        now = time.monotonic()
+        with self._refresh_lock:
+            if now - self._last_403_refresh < REFRESH_ON_403_INTERVAL:
+                return False
+            self._last_403_refresh = now
+            return True
 
     def detect_api(self, timeout: float) -> str:
         # /version answers without auth on some versions and 401/403 on others: any of those

@@ -168,7 +168,7 @@ JWT_CLAIM_SHAPES: tuple[str, ...] = tuple(json.dumps(c) for c in (
 
 def timestamp_shapes(kind: str | None) -> tuple[str, ...]:
     return {"seconds": TIMESTAMP_SHAPES_SECONDS, "stripe": TIMESTAMP_SHAPES_SECONDS,
-            "millis": tuple(s for s in TIMESTAMP_SHAPES_SECONDS) + (str(NOW * 1000), str(NOW * 1000 + 301_000)),
+            "millis": TIMESTAMP_SHAPES_SECONDS + (str(NOW * 1000), str(NOW * 1000 + 301_000)),
             "iso": TIMESTAMP_SHAPES_ISO, "body-millis": BODY_TIMESTAMP_SHAPES,
             "jwt": JWT_CLAIM_SHAPES}.get(kind or "", ())
 

@@ -40,7 +40,7 @@ from airhook.errors import MalformedRequest, RouteError, UnsupportedMediaType
 from airhook.routing import MAX_RUN_ID, route
 
 from .harness import NOW, Case, Harness, canary
-from .profiles import PROFILES
+from .profiles import PROFILES, Request
 
 PROFILE_NAMES = sorted(PROFILES)
 
@@ -108,7 +108,6 @@ def verifiers(data: bytes) -> None:
     credential = set(profile.credential_headers) | set(profile.signed_headers)
     if mode == 0:
         request = request.with_headers(**{h.replace("-", "_"): None for h in profile.credential_headers})
-        from .profiles import Request
         request = Request(request.method, request.path, request.headers, body + mark.encode(),
                           request.query, request.url)
         _HARNESS.check(Case(profile, "forged", request, may_trigger=False, canary=mark, note="fuzz"))

@@ -173,8 +173,9 @@ class Harness:
         return response
 
     def _leak(self, case: Case, lines: str, response: Response) -> str | None:
+        # Secrets, tokens and canaries are ASCII without quotes or backslashes: JSON escaping
+        # cannot hide them from a substring search.
         text = lines + json.dumps(dict(response.body), default=str)
-        unescaped = lines  # JSON escapes nothing in our ASCII secrets; canaries hold '!' only
         for secret in self.leaks:
             if secret in text:
                 return f"configured secret {secret[:6]}... in the log or response"
@@ -182,7 +183,8 @@ class Harness:
             for name in case.profile.credential_headers:
                 value = case.request.headers.get(name, "")
                 token = value.split(" ", 1)[-1].strip()
-                if len(token) >= 12 and token in unescaped:
+                # Generated tokens and JWTs are long; a short random value may be a log word.
+                if len(token) >= 20 and token in lines:
                     return f"presented credential from {name} in the log"
         if case.canary and case.canary in text:
             return f"payload canary {case.canary} in the log or response"

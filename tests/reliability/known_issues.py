@@ -35,26 +35,7 @@ def _never(case: Case, response: Response | None, lines: str, problem: str) -> b
     return False  # not reachable from the in-process harness: reproduced in test_findings.py only
 
 
-KNOWN_ISSUES: tuple[KnownIssue, ...] = (
-    KnownIssue(
-        "K6-short-jwt-fetched-per-request",
-        "Airflow tokens living 60 s or less (api_auth.jwt_expiration_time) are renewed before "
-        "every request: AirflowJwtAuth subtracts EXPIRY_MARGIN = 60 s from exp, so a token is "
-        "already due when it arrives (5 triggers -> 5 POST /auth/token)",
-        "airflow/auth.py AirflowJwtAuth._fetch: margin = min(EXPIRY_MARGIN, lifetime / 4) with "
-        "lifetime = exp - iat (or exp - now when there is no iat)",
-        _never),
-    KnownIssue(
-        "K7-invalid-jwt-403-not-refreshed",
-        "Airflow 3 answers 403 'Invalid JWT token' (not 401) to a token it cannot verify, e.g. "
-        "after its JWT secret changed with an api-server restart (seen on the real Airflow 3.3.2 "
-        "in test_faults); airhook refreshes only on 401, so every delivery is a 502 "
-        "airflow_auth_failed until its cached token's own expiry (24 h by default)",
-        "airflow/transport.py HttpTransport.request: refresh once on 403 as on 401 when the auth "
-        "can refresh (if reply.status in (401, 403) and self.auth.refresh(): send again); a 403 "
-        "that survives a fresh token is a real permission error",
-        _never),
-)
+KNOWN_ISSUES: tuple[KnownIssue, ...] = ()  # K6 and K7 fixed: see test_findings.py
 
 
 def match_known(case: Case, response: Response | None, lines: str, problem: str) -> KnownIssue | None:

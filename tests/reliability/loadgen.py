@@ -72,7 +72,8 @@ class LoadResult:
     not_started: int = 0
 
     def statuses(self) -> Counter[str]:
-        return Counter(str(a.status) if a.status is not None else "no answer" for a in self.attempts)
+        return Counter(str(a.status) if a.status is not None else f"no answer ({a.error})"
+                       for a in self.attempts)
 
     def latencies(self, ok_only: bool = False) -> list[float]:
         return [a.latency_ms for a in self.attempts if not ok_only or (a.status or 0) // 100 == 2]
@@ -177,6 +178,11 @@ def run(port: int, sends: list[Send], *, concurrency: int, retry: RetryPolicy, t
                 pause = retry.pause(n, rng)
                 if (n + 1 >= retry.attempts or time.monotonic() + pause > min(deadline, first + retry.budget)):
                     break
+                # A retry comes on a new connection, as senders' retries do: a keep-alive
+                # connection left idle through the backoff may be closed by the server meanwhile.
+                if conn is not None:
+                    conn.close()
+                    conn = None
                 time.sleep(pause)
             with lock:
                 assert final is not None

@@ -480,7 +480,7 @@ def _profiles() -> dict[str, Profile]:
                      {"public_url": PUBLIC_BASE + "/r-hubspot"}, timestamp="millis",
                      signed_headers=("x-hubspot-request-timestamp",)),
         hmac_profile("twilio", "twilio", _twilio_json, "webhook", ("x-twilio-signature",),
-                     {"public_url": PUBLIC_BASE + "/r-twilio"}),
+                     {"public_url": PUBLIC_BASE + "/r-twilio"}, also_refused_with=(400,)),
         replace(hmac_profile("twilio-form", "twilio", _twilio_form, "webhook", ("x-twilio-signature",),
                              {"public_url": PUBLIC_BASE + "/r-twilio-form"}),
                 content_type="application/x-www-form-urlencoded", also_refused_with=(400,),

@@ -1,8 +1,8 @@
 """One minimal reproducer per finding of the reliability suites.
 
-Fixed findings (F1-F5) are ordinary regression tests. Open ones (known_issues.py, K6-K7) are
-strict xfails: when the fix lands the test passes, strict turns that into a failure, and the
-issue's entry and its ``xfail`` mark are deleted together."""
+Fixed findings (F1-F7; K6 and K7 became F6 and F7) are ordinary regression tests. Open ones
+(known_issues.py) are strict xfails: when the fix lands the test passes, strict turns that into a
+failure, and the issue's entry and its ``xfail`` mark are deleted together."""
 
 from __future__ import annotations
 
@@ -101,7 +101,6 @@ def client_for(url: str) -> AirflowClient:
                                                                            password="p")))
 
 
-@xfail("K6-short-jwt-fetched-per-request")
 def test_k6_a_30s_token_is_fetched_once_for_several_triggers() -> None:
     def answer(request: Recorded) -> tuple[int, Any]:
         if request.path == "/auth/token":
@@ -115,7 +114,6 @@ def test_k6_a_30s_token_is_fetched_once_for_several_triggers() -> None:
         assert stub.paths("POST").count("/auth/token") == 1
 
 
-@xfail("K7-invalid-jwt-403-not-refreshed")
 def test_k7_a_403_invalid_jwt_is_refreshed_once() -> None:
     state = {"secret_rotated": True}
 

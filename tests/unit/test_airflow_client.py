@@ -142,7 +142,7 @@ def test_jwt_is_refreshed_before_it_expires() -> None:
         now[0] += 30
         auth.headers()
         assert auth.fetches == 1
-        now[0] += 40  # within the 60 s margin before expiry
+        now[0] += 65  # within the margin before expiry: a quarter of its 120 s life
         auth.headers()
         assert auth.fetches == 2
 
