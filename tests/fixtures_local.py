@@ -89,7 +89,11 @@ def _wanted_generations(session: pytest.Session) -> set[str]:
         if "airflow" in names:
             callspec = getattr(item, "callspec", None)
             param = callspec.params.get("airflow") if callspec is not None else None
-            wanted.update([param] if param in _SPECS else _SPECS)
+            if isinstance(param, str) and param in _SPECS:
+                wanted.add(param)
+            elif param is None:
+                wanted.update(_SPECS)
+            # else: a test's own parameter that happens to be named "airflow" (a config dict)
     return wanted
 
 
