@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import yaml
 
@@ -141,6 +141,19 @@ class Config:
 # ------------------------------------------------------------------------------------ substitution
 
 
+def expand(text: str, environ: Mapping[str, str], unset: Callable[[str], str]) -> str:
+    """Replace every ``${NAME}`` / ``${NAME:-default}`` in ``text`` (``$${`` is a literal
+    ``${``); ``unset(name)`` gives the text for a variable that is not set and has no default."""
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name, default = match.group(1), match.group(2)
+        if name in environ:
+            return environ[name]
+        return default if default is not None else unset(name)
+    return _VARIABLE.sub(replace, text)
+
+
 def substitute(document: Any, environ: Mapping[str, str]) -> Any:
     """Replace ``${NAME}`` in every string of ``document``.
 
@@ -149,20 +162,13 @@ def substitute(document: Any, environ: Mapping[str, str]) -> Any:
     """
     missing: list[str] = []
 
-    def replace(match: re.Match[str]) -> str:
-        if match.group(0) == "$${":
-            return "${"
-        name, default = match.group(1), match.group(2)
-        if name in environ:
-            return environ[name]
-        if default is not None:
-            return default
+    def unset(name: str) -> str:
         missing.append(name)
         return ""
 
     def walk(node: Any) -> Any:
         if isinstance(node, str):
-            return _VARIABLE.sub(replace, node)
+            return expand(node, environ, unset)
         if isinstance(node, list):
             return [walk(item) for item in node]
         if isinstance(node, dict):

@@ -23,8 +23,6 @@ from .output import CliError
 
 Path_ = tuple[str | int, ...]
 
-_VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_MASK = re.compile(r"__airhook_var_(\d+)__")
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _SECTIONS = ("airflow", "sources", "routes", "delivery")
 #: Keys whose values are lists of secrets: a missing one stands in as a valid ``whsec_`` secret,
@@ -175,17 +173,10 @@ def resolve(file: ConfigFile, environ: Mapping[str, str]) -> Resolved:
     resolved = Resolved(document=None)
 
     def substitute(text: str, where: Path_) -> str:
-        def replace(match: re.Match[str]) -> str:
-            if match.group(0) == "$${":
-                return "${"
-            name, default = match.group(1), match.group(2)
-            if name in environ:
-                return environ[name]
-            if default is not None:
-                return default
+        def unset(name: str) -> str:
             resolved.missing.append(Missing(name, where, file.line_of(where)))
             return _stand_in(name, where)
-        return _VARIABLE.sub(replace, text).replace("${", "$${")
+        return config.expand(text, environ, unset).replace("${", "$${")
 
     def walk(node: Any, where: Path_) -> Any:
         if isinstance(node, str):
