@@ -8,27 +8,23 @@ airhook looking up ``config.airflowUri`` once and then triggering there with the
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from airhook.senders.github import sign
 from tests.conftest import payload
+from tests.google_fakes import SERVICE_ACCOUNT, TokenEndpoint, service_account_key
 from tests.stubs import Recorded, stub_server
 from tools.function_server import FunctionServer
 
 SECRET = "composer-discovery-secret"
 ACCESS_TOKEN = "ya29.loopback-composer-token"
 ENVIRONMENT = "projects/airhook-test/locations/europe-west1/environments/prod"
-SERVICE_ACCOUNT = "airhook@airhook-test.iam.gserviceaccount.com"
 DELIVERIES = 16
 
 CONFIG = """
@@ -44,31 +40,8 @@ routes:
 """
 
 
-def service_account_key(path: Path, token_uri: str) -> bytes:
-    """Write a new service-account key file whose token endpoint is ``token_uri``; return the public
-    key (PEM) to verify the assertions google-auth signs with it."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path.write_text(json.dumps({
-        "type": "service_account", "project_id": "airhook-test", "private_key_id": "k1",
-        "private_key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                         serialization.NoEncryption()).decode(),
-        "client_email": SERVICE_ACCOUNT, "client_id": "1", "token_uri": token_uri}))
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
 def test_many_deliveries_one_discovery_one_token(tmp_path: Path) -> None:
-    public_pem: bytes = b""
-    issuers: list[str] = []
-
-    def token_endpoint(request: Recorded) -> tuple[int, Any]:
-        from google.auth import jwt  # what google-auth really signed, checked with the public key
-        form = parse_qs(request.body.decode())
-        claims = jwt.decode(form["assertion"][0], certs=public_pem, verify=True,
-                            audience="https://oauth2.googleapis.com/token")
-        issuers.append(claims["iss"])
-        time.sleep(0.2)  # a slow endpoint widens the window for concurrent refreshes
-        return 200, {"access_token": ACCESS_TOKEN, "expires_in": 3600, "token_type": "Bearer"}
+    token_endpoint = TokenEndpoint(ACCESS_TOKEN)
 
     def airflow(request: Recorded) -> tuple[int, Any]:  # Composer 3 with Airflow 3
         if request.path == "/api/v2/version":
@@ -85,7 +58,7 @@ def test_many_deliveries_one_discovery_one_token(tmp_path: Path) -> None:
 
         with stub_server(composer_api) as composer:
             key_file = tmp_path / "sa.json"
-            public_pem = service_account_key(key_file, f"{google.url}/token")
+            token_endpoint.public_pem = service_account_key(key_file, f"{google.url}/token")
             env = {"COMPOSER_ENVIRONMENT": ENVIRONMENT, "COMPOSER_ENDPOINT": composer.url,
                    "GITHUB_WEBHOOK_SECRET": SECRET, "GOOGLE_APPLICATION_CREDENTIALS": str(key_file)}
             body = payload("push", "with-new-branch.payload.json")
@@ -102,7 +75,8 @@ def test_many_deliveries_one_discovery_one_token(tmp_path: Path) -> None:
                 log = function.log_text()
 
     assert statuses == [200] * DELIVERIES
-    assert google.paths() == ["/token"] and issuers == [SERVICE_ACCOUNT]
+    assert google.paths() == ["/token"]
+    assert [a["iss"] for a in token_endpoint.assertions] == [SERVICE_ACCOUNT]
     assert composer.paths() == [f"/v1/{ENVIRONMENT}"]
     assert composer.requests[0].headers["authorization"] == f"Bearer {ACCESS_TOKEN}"
     triggers = [r for r in web_server.requests if r.path == "/api/v2/dags/deploy/dagRuns"]
