@@ -6,6 +6,7 @@ This module is also the one place where errors become HTTP responses (:func:`err
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qs
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -34,6 +35,16 @@ class Response:
     status: int
     body: Mapping[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _dry_run_requested(headers: Mapping[str, str], query: str) -> bool:
+    """The ``X-Airhook-Dry-Run`` header, or ``?dry_run=1`` for senders that cannot add headers."""
+    if headers.get(DRY_RUN_HEADER, "").lower() in _YES:
+        return True
+    return "dry_run" in query and any(v.lower() in _YES for v in parse_qs(query).get("dry_run", []))
+
+
+_YES = ("1", "true", "yes")
 
 
 def error_response(error: AirhookError, extra: Mapping[str, Any] | None = None) -> Response:
@@ -122,7 +133,7 @@ class Receiver:
         if delivery.reply is not None:
             record["outcome"] = "handshake"
             return Response(200, {"delivery_id": delivery.delivery_id, "event": delivery.event, **delivery.reply})
-        if headers.get(DRY_RUN_HEADER, "").lower() in ("1", "true", "yes"):
+        if _dry_run_requested(headers, query):
             record["outcome"] = "dry_run"
             return Response(200, self._dry_run(delivery))
         triggers = route(self.config.routes_for(source.name), delivery)

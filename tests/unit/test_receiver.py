@@ -213,6 +213,18 @@ def test_dry_run_explains_and_triggers_nothing() -> None:
     assert "not in" in response.body["routes"][0]["reason"]
 
 
+def test_dry_run_by_query_parameter() -> None:
+    client = ScriptedClient()
+    logged: list[dict[str, Any]] = []
+    receiver = Receiver(CONFIG, client, log=lambda severity, message, **f: logged.append(f))  # type: ignore[arg-type]
+    headers = {"content-type": "application/json", "x-github-event": "push",
+               "x-hub-signature-256": sign(SECRET.encode(), BODY)}
+    response = receiver.handle("POST", "/github", headers, lambda limit: BODY, query="dry_run=true")
+    assert response.body["dry_run"] is True and client.triggers == []
+    response = receiver.handle("POST", "/github", headers, lambda limit: BODY, query="dry_run=0")
+    assert "dry_run" not in response.body and len(client.triggers) == 2
+
+
 def test_dry_run_still_needs_a_signature() -> None:
     response, _ = call(ScriptedClient(), signature="sha256=" + "0" * 64, headers={"x-airhook-dry-run": "1"})
     assert response.status == 401
