@@ -2,7 +2,7 @@
 pull and acknowledge (``redrive``).
 
 REST rather than ``google-cloud-pubsub``: that client imports gRPC and protobuf, several hundred
-milliseconds on every cold start (``bench/queue.py imports`` measures both), for one small POST per
+milliseconds on every cold start (``bench/durable.py imports`` measures both), for one small POST per
 delivery. google-auth is imported on the first request that needs a token, so the direct mode and
 the emulator never load it.
 

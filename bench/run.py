@@ -43,8 +43,8 @@ from typing import Any, Callable, Sequence
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# Run as a script, bench/ is sys.path[0], where bench/queue.py would shadow the standard library's
-# queue (multiprocessing, concurrent.futures): look in bench/ last.
+# Run as a script, bench/ is sys.path[0]: look there last, so no file of ours can ever shadow a
+# standard-library module.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 
 import bodies  # noqa: E402

@@ -1,5 +1,5 @@
 """The real Pub/Sub emulator (``gcloud beta emulators pubsub start``) on 127.0.0.1, for the
-integration tests and ``bench/queue.py``. Standard library only.
+integration tests and ``bench/durable.py``. Standard library only.
 
     with PubSubEmulator() as emulator:
         topic = emulator.create_topic("airhook-deliveries")

@@ -1,7 +1,7 @@
 """Durable-mode benchmark (issue 5): what the queue costs a sender, and what it costs a run.
 
-    .venv/bin/python bench/queue.py [--requests 400] [--connections 8] [--json FILE]
-    .venv/bin/python bench/queue.py imports [--python PY] [--runs 15]
+    .venv/bin/python bench/durable.py [--requests 400] [--connections 8] [--json FILE]
+    .venv/bin/python bench/durable.py imports [--python PY] [--runs 15]
 
 Default command, everything real and on 127.0.0.1: Airflow 3.3.2 on PostgreSQL
 (tools/local_airflow.py), the Pub/Sub emulator (tools/pubsub_emulator.py) and three
