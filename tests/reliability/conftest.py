@@ -46,10 +46,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 # ---------------------------------------------------------------------------------------- Airflow
 
-#: The dedicated Airflow's JWT lifetime. airhook refreshes a token 60 s before it expires
-#: (airflow/auth.py EXPIRY_MARGIN), so 65 s means a fresh token every ~5 s of load: the load and
-#: fault suites always run across several token expiries.
-JWT_LIFETIME = 65
+#: The dedicated Airflow's JWT lifetime. airhook renews a token min(60 s, a quarter of its life)
+#: before it expires (airflow/auth.py), so 8 s means a fresh token every ~6 s of load: the load
+#: and fault suites always run across several token expiries.
+JWT_LIFETIME = 8
 
 
 @pytest.fixture(scope="session")
