@@ -48,7 +48,7 @@ class Delivery:
         """The document JMESPath expressions are evaluated over."""
         return {
             "body": self.body,
-            "headers": dict(self.headers),
+            "headers": self.headers,  # read-only for JMESPath: no copy per delivery
             "source": self.source,
             "event": self.event,
             "delivery_id": self.delivery_id,

@@ -14,9 +14,8 @@ from . import logs
 from .airflow.client import AirflowClient, Outcome
 from .config import Config
 from .delivery import Delivery, Inbound
-from .errors import (AirflowAuthError, AirflowError, AirflowUnavailable, AirhookError, DagNotFound,
-                     MethodNotAllowed, PayloadTooLarge, UnknownSource, VerificationError)
-from .errors import QueueUnavailable
+from .errors import (AirflowError, AirflowUnavailable, AirhookError, MethodNotAllowed, PayloadTooLarge,
+                     QueueUnavailable, UnknownSource, VerificationError)
 from .routing import Trigger, explain, route
 
 if TYPE_CHECKING:  # imported when a config enables the queue: direct mode never pays for it
@@ -60,9 +59,8 @@ def error_response(error: AirhookError, extra: Mapping[str, Any] | None = None) 
     return Response(error.status, body, headers)
 
 
-def _severity(status: int, error: AirhookError | None) -> str:
-    if isinstance(error, (DagNotFound, AirflowAuthError)):
-        return "ERROR"  # a configuration problem someone must fix: make it loud
+def _severity(status: int) -> str:
+    # Configuration problems (unknown DAG, refused credentials) are 502s: ERROR like outages.
     if status >= 500:
         return "ERROR"
     if status >= 400:
@@ -105,7 +103,6 @@ class Receiver:
             error = exc
             response = error_response(exc, {k: record[k] for k in ("delivery_id", "runs") if record.get(k)})
         except Exception as exc:  # a bug: answer without a trace, log the type only
-            error = None
             record["outcome"] = "internal_error"
             record["reason"] = f"unexpected {type(exc).__name__}"
             response = Response(500, {"error": "internal_error", "message": "internal error"})
@@ -239,5 +236,5 @@ class Receiver:
             record["run_statuses"] = [r["status"] for r in runs]
         message = (f"{record.get('source') or '-'} {record.get('event') or '-'} "
                    f"{record.get('delivery_id') or '-'}: {response.status} {record.get('outcome')}")
-        self.log(_severity(response.status, error), message, status=response.status,
+        self.log(_severity(response.status), message, status=response.status,
                  latency_ms=latency_ms, method=method, **record)

@@ -47,9 +47,10 @@ class Outcome:
 
 class Transport(Protocol):
     """How requests reach Airflow's REST API. ``path`` is relative to the API root and has no
-    version prefix (``/dags/deploy/dagRuns``)."""
+    version prefix (``/dags/deploy/dagRuns``); ``api`` (``v1``/``v2``) is the generation the
+    client settled on, which HTTP puts in the URL and MWAA does not need."""
 
-    def request(self, method: str, path: str, body: Any, timeout: float) -> Reply: ...
+    def request(self, method: str, path: str, body: Any, timeout: float, api: str) -> Reply: ...
 
     def detect_api(self, timeout: float) -> str: ...
 
@@ -61,12 +62,11 @@ class HttpTransport:
         self.config = config
         self.pool = pool
         self.auth = auth
-        self.api = "v1" if config.api == "auto" else config.api
         self._refresh_lock = threading.Lock()
         self._last_403_refresh = float("-inf")
 
-    def request(self, method: str, path: str, body: Any, timeout: float) -> Reply:
-        url = f"{self.config.url}/api/{self.api}{path}"
+    def request(self, method: str, path: str, body: Any, timeout: float, api: str) -> Reply:
+        url = f"{self.config.url}/api/{api}{path}"
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
         reply = send(self.pool, method, url, timeout=timeout, body=data,
                      headers={**_JSON_HEADERS, **self.auth.headers()})
@@ -184,8 +184,6 @@ class AirflowClient:
             with self._api_lock:
                 if self._api is None:
                     self._api = self.transport.detect_api(timeout or self.config.timeout)
-                    if isinstance(self.transport, HttpTransport):
-                        self.transport.api = self._api
         return self._api
 
     # ------------------------------------------------------------------------------------ trigger
@@ -209,7 +207,7 @@ class AirflowClient:
     def _trigger_once(self, trigger: Trigger, timeout: float) -> Outcome:
         api = self.api(timeout)
         reply = self.transport.request("POST", f"/dags/{quote(trigger.dag_id, safe='')}/dagRuns",
-                                       request_body(trigger, api), timeout)
+                                       request_body(trigger, api), timeout, api)
         if reply.status in (200, 201):
             return Outcome("queued", reply.status)
         if reply.status == 409:
@@ -228,10 +226,11 @@ class AirflowClient:
             return Outcome("duplicate", 200)
         extra = {**trigger.conf, EVENT_ID_KEY: trigger.dag_run_id}
         if api == "v2":
-            reply = self.transport.request("POST", "/assets/events", {"asset_id": asset_id, "extra": extra}, timeout)
+            reply = self.transport.request("POST", "/assets/events", {"asset_id": asset_id, "extra": extra},
+                                           timeout, api)
         else:
             reply = self.transport.request("POST", "/datasets/events",
-                                           {"dataset_uri": trigger.asset, "extra": extra}, timeout)
+                                           {"dataset_uri": trigger.asset, "extra": extra}, timeout, api)
         if reply.status in (200, 201):
             return Outcome("queued", reply.status)
         if reply.status == 404:
@@ -245,13 +244,14 @@ class AirflowClient:
         if api == "v2":
             found = None
             for field in ("name", "uri"):  # *_pattern is a LIKE filter: keep exact matches only
-                reply = self._get(f"/assets?{field}_pattern={quote(asset, safe='')}&limit=100", asset, timeout)
+                reply = self.get(f"/assets?{field}_pattern={quote(asset, safe='')}&limit=100",
+                                 f"asset {asset!r}", timeout)
                 assets = (reply.json() or {}).get("assets", [])
                 found = next((a["id"] for a in assets if a.get(field) == asset), None)
                 if found is not None:
                     break
         else:
-            reply = self._get(f"/datasets/{quote(asset, safe='')}", asset, timeout, missing_ok=True)
+            reply = self.get(f"/datasets/{quote(asset, safe='')}", f"asset {asset!r}", timeout, missing_ok=True)
             found = (reply.json() or {}).get("id") if reply.status == 200 else None
         if not isinstance(found, int):
             raise AssetNotFound(f"asset {asset!r} not found in Airflow (by name or URI)", airflow_status=404)
@@ -263,16 +263,18 @@ class AirflowClient:
             path, key = f"/assets/events?asset_id={asset_id}", "asset_events"
         else:
             path, key = f"/datasets/events?dataset_id={asset_id}", "dataset_events"
-        reply = self._get(f"{path}&order_by=-timestamp&limit={DEDUPE_WINDOW}", str(asset_id), timeout)
+        reply = self.get(f"{path}&order_by=-timestamp&limit={DEDUPE_WINDOW}", f"asset id {asset_id}", timeout)
         events = (reply.json() or {}).get(key, [])
         return any(isinstance(e.get("extra"), dict) and e["extra"].get(EVENT_ID_KEY) == event_id
                    for e in events if isinstance(e, dict))
 
-    def _get(self, path: str, what: str, timeout: float, missing_ok: bool = False) -> Reply:
-        reply = self.transport.request("GET", path, None, timeout)
+    def get(self, path: str, what: str, timeout: float, missing_ok: bool = False) -> Reply:
+        """``GET`` an API path (no version prefix) with the instance's API version; a non-200
+        answer raises the typed error (a 404 is returned when ``missing_ok``)."""
+        reply = self.transport.request("GET", path, None, timeout, self.api(timeout))
         if reply.status == 200 or (missing_ok and reply.status == 404):
             return reply
-        raise classify(reply, f"asset {what!r}", self.config.auth.type)
+        raise classify(reply, what, self.config.auth.type)
 
     def retrying(self, attempt: Callable[[float], T], deadline: float | None) -> T:
         """Run ``attempt(timeout)`` until it succeeds, fails for good, or the deadline passes.

@@ -114,9 +114,9 @@ class ComposerTransport(HttpTransport):
             # Idempotent: racing threads get the same URL from the one lookup.
             self.config = dataclasses.replace(self.config, url=self.discovery.airflow_uri(timeout))
 
-    def request(self, method: str, path: str, body: Any, timeout: float) -> Reply:
+    def request(self, method: str, path: str, body: Any, timeout: float, api: str) -> Reply:
         self._resolve(timeout)
-        return super().request(method, path, body, timeout)
+        return super().request(method, path, body, timeout, api)
 
     def detect_api(self, timeout: float) -> str:
         self._resolve(timeout)

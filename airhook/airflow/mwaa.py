@@ -88,8 +88,8 @@ class MwaaTransport:
     def __repr__(self) -> str:
         return f"MwaaTransport({self.name!r})"
 
-    def request(self, method: str, path: str, body: Any, timeout: float) -> Reply:
-        # ``timeout`` is not applied per call: botocore fixes its timeouts per client
+    def request(self, method: str, path: str, body: Any, timeout: float, api: str) -> Reply:
+        # ``api`` is not needed: MWAA's Path carries no version prefix. ``timeout`` is not applied per call: botocore fixes its timeouts per client
         # (airflow.timeout), so an attempt may outlast what is left of the deadline.
         api_path, query = split_path(path)
         if len(api_path) > MAX_PATH:

@@ -134,7 +134,7 @@ def validate(file: configfile.ConfigFile, environ: Mapping[str, str]) -> tuple[l
 
 def ask_airflow(file: configfile.ConfigFile, loaded: config.Config) -> list[Problem]:
     """Each route's DAG (exists, unpaused) or asset (exists), asked once per DAG or asset."""
-    from ..airflow.client import AirflowClient, classify
+    from ..airflow.client import AirflowClient
 
     client = AirflowClient(loaded.airflow)
     timeout = loaded.airflow.timeout
@@ -155,13 +155,12 @@ def ask_airflow(file: configfile.ConfigFile, loaded: config.Config) -> list[Prob
                 client._asset_id(route.asset, api, timeout)  # the trigger path's own lookup
                 continue
             assert route.dag_id is not None
-            reply = client.transport.request("GET", f"/dags/{quote(route.dag_id, safe='')}", None, timeout)
+            reply = client.get(f"/dags/{quote(route.dag_id, safe='')}", f"DAG {route.dag_id!r}",
+                               timeout, missing_ok=True)
             where = ("routes", index, "dag_id")
             if reply.status == 404:
                 problems.append(Problem(file.line_of(where), f"{label}.dag_id: DAG {route.dag_id!r} "
                                         "does not exist in Airflow", "airflow"))
-            elif reply.status != 200:
-                raise classify(reply, f"DAG {route.dag_id!r}", loaded.airflow.auth.type)
             elif (reply.json() or {}).get("is_paused"):
                 problems.append(Problem(file.line_of(where), f"{label}.dag_id: DAG {route.dag_id!r} is "
                                         "paused: its runs would be created but never start", "airflow"))

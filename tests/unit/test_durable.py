@@ -28,7 +28,7 @@ from airhook.receiver import Receiver
 from airhook.redrive import redrive
 from airhook.routing import Trigger
 from airhook.senders.github import sign
-from tests.stubs import Recorded, stub_server
+from tests.stubs import stub_server
 
 TOPIC = "projects/p/topics/airhook-deliveries"
 DEAD = "projects/p/topics/airhook-dead-letter"

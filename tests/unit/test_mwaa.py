@@ -140,7 +140,7 @@ def test_query_string_becomes_query_parameters() -> None:
     mwaa = MwaaEndpoint(lambda method, path, body, query: (200, {"assets": [], "query": query}))
     with stub_server(mwaa) as server:
         transport = MwaaTransport(mwaa_config(server.url))
-        reply = transport.request("GET", "/assets?name_pattern=orders&limit=100", None, 2)
+        reply = transport.request("GET", "/assets?name_pattern=orders&limit=100", None, 2, "v2")
     assert reply.status == 200 and reply.json()["query"] == {"name_pattern": "orders", "limit": "100"}
     assert mwaa.calls == [{"Name": "airhook-test", "Path": "/assets", "Method": "GET",
                            "QueryParameters": {"name_pattern": "orders", "limit": "100"}}]
