@@ -1,5 +1,5 @@
 """Request bodies for the benchmark, built at run time from the real GitHub push deliveries in
-``../shared/payloads/github/push`` (never copied into this repository).
+``tests/payloads/github/push`` (octokit/webhooks examples, MIT; kept with the tests).
 
 * :func:`small_push` -- a ~2 KB push to ``refs/heads/main``: the real delivery with its longest
   ``*_url`` fields dropped until it fits (GitHub's hooks send ~7 KB; 2 KB is the issue's size).
@@ -17,9 +17,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-#: ../shared next to the checkout, as the issues lay it out; $AIRHOOK_SHARED overrides.
-SHARED = Path(os.environ.get("AIRHOOK_SHARED") or Path(__file__).resolve().parents[2] / "shared")
-PUSH_DIR = SHARED / "payloads" / "github" / "push"
+#: Real GitHub deliveries kept with the tests (tests/payloads/README.md); $AIRHOOK_PAYLOADS overrides.
+PAYLOADS = Path(os.environ.get("AIRHOOK_PAYLOADS") or Path(__file__).resolve().parents[1] / "tests" / "payloads")
+PUSH_DIR = PAYLOADS / "github" / "push"
 #: The delivery used as the template: it has one commit and a branch ref.
 TEMPLATE = "with-new-branch.payload.json"
 REF = "refs/heads/main"
@@ -32,7 +32,7 @@ def _compact(document: Any) -> bytes:
 def load_template(push_dir: Path = PUSH_DIR) -> dict[str, Any]:
     path = push_dir / TEMPLATE
     if not path.is_file():
-        raise SystemExit(f"bench: {path} not found (set AIRHOOK_SHARED to the shared/ folder)")
+        raise SystemExit(f"bench: {path} not found (set AIRHOOK_PAYLOADS to a folder holding github/push/)")
     document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     document["ref"] = REF
     return document

@@ -14,8 +14,8 @@ from tests.fixtures_local import (airflow, airflow2, airflow3, local_airflows,  
                                   pubsub_emulator)
 
 ROOT = Path(__file__).resolve().parent.parent
-#: Real GitHub deliveries (octokit/webhooks examples), read-only, next to the project root.
-PAYLOADS = ROOT.parent / "shared" / "payloads" / "github"
+#: Real GitHub deliveries (octokit/webhooks examples, MIT; see tests/payloads/README.md).
+PAYLOADS = ROOT / "tests" / "payloads" / "github"
 
 
 @pytest.fixture(autouse=True)
@@ -29,5 +29,5 @@ def isolated_environ() -> Iterator[None]:
 
 
 def payload(event: str, name: str = "payload.json") -> bytes:
-    """The raw bytes of a real GitHub delivery from ../shared/payloads/github/."""
+    """The raw bytes of a real GitHub delivery from tests/payloads/github/."""
     return (PAYLOADS / event / name).read_bytes()
