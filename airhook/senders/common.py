@@ -351,6 +351,19 @@ def without_headers(headers: Mapping[str, str], names: Iterable[str]) -> dict[st
     return {key: value for key, value in headers.items() if key not in drop}
 
 
+#: Headers that carry a credential whatever the sender type: never visible to routes.
+GENERIC_CREDENTIAL_HEADERS: frozenset[str] = frozenset({
+    "authorization", "proxy-authorization", "cookie",
+})
+
+
+def routable_headers(headers: Mapping[str, str], credential_headers: Iterable[str] = ()) -> dict[str, str]:
+    """The headers routes may read: ``headers`` less :data:`GENERIC_CREDENTIAL_HEADERS` and the
+    sender type's own ``credential_headers`` (its signature and token headers). Every sender builds
+    its Delivery's headers through this one function, so a new type cannot forget a credential."""
+    return without_headers(headers, GENERIC_CREDENTIAL_HEADERS.union(h.lower() for h in credential_headers))
+
+
 # ------------------------------------------------------------------------------- locators
 
 
