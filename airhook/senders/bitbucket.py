@@ -12,14 +12,14 @@ from typing import Any, Mapping
 from ..delivery import Delivery, Inbound
 from ..errors import MalformedRequest
 from . import DEFAULT_MAX_BODY_BYTES
-from .common import (check_keys, delivery_id, hmac_text, int_option, parse_json_body,
-                     secrets_option, verify_prefixed_hex)
+from .common import (check_keys, delivery_id, first_header, hmac_text, int_option, parse_json_body,
+                     routable_headers, secrets_option, verify_prefixed_hex)
 
 SIGNATURE_HEADER = "x-hub-signature"
 EVENT_HEADER = "x-event-key"
 #: Cloud sends X-Request-UUID, Data Center X-Request-Id.
 DELIVERY_HEADERS = ("x-request-uuid", "x-request-id")
-
+CREDENTIAL_HEADERS: tuple[str, ...] = (SIGNATURE_HEADER,)
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -45,9 +45,10 @@ class BitbucketSource:
         event = inbound.header(EVENT_HEADER)
         if event is None:
             raise MalformedRequest("missing X-Event-Key header", public="missing X-Event-Key header")
-        ident = next((v for v in map(inbound.header, DELIVERY_HEADERS) if v is not None), None)
+        ident = first_header(inbound, DELIVERY_HEADERS)
         return Delivery(source=self.name, event=event, delivery_id=delivery_id(ident, inbound.body),
-                        body=parse_json_body(inbound), headers=inbound.headers)
+                        body=parse_json_body(inbound),
+                        headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS))
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> BitbucketSource:

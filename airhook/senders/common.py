@@ -110,9 +110,22 @@ def url_option(raw: Mapping[str, Any], key: str, where: str) -> str | None:
     return value
 
 
+def first_header(inbound: Inbound, names: Iterable[str]) -> str | None:
+    """The first of ``names`` the request carries (a sender's id header under its current and its
+    former or alternative names, in order of preference)."""
+    for name in names:
+        value = inbound.header(name)
+        if value is not None:
+            return value
+    return None
+
+
 def delivery_id(value: str | None, body: bytes) -> str:
     """The sender's delivery id, or a hash of the body when it sent none: a retried identical body
-    then maps to the same run, which is what a sender without ids expects.
+    then maps to the same run, which is what a sender without ids expects. The hash is the last
+    resort: two distinct deliveries with the same bytes become one run, so every type passes the
+    sender's own id for the delivery wherever the sender sends one (docs/senders.md says per type
+    what the hash means when it is used).
 
     Raises:
         MalformedRequest: the id is longer than MAX_DELIVERY_ID, or not valid Unicode text (a

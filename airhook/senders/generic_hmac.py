@@ -25,11 +25,13 @@ from . import DEFAULT_MAX_BODY_BYTES
 from .common import (Locator, any_hmac_matches, check_keys, check_window, decode_base64,
                      delivery_id, header_name_option, hex_candidate, hmac_text, int_option,
                      locator_option, parse_generic_body, parse_unix_timestamp, required_value,
-                     secrets_option, signed_url, string_option, tolerance_option, url_option)
+                     routable_headers, secrets_option, signed_url, string_option, tolerance_option, url_option)
 
 DIGESTS = ("sha1", "sha256", "sha512")
 ENCODINGS = ("hex", "base64")
 PLACEHOLDERS = ("body", "timestamp", "method", "url", "path")
+#: None by name: the configured signature ``header`` is added per source (see ``verify``).
+CREDENTIAL_HEADERS: tuple[str, ...] = ()
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)\}")
 
 
@@ -151,7 +153,7 @@ class HmacSource:
         ident = self.delivery.find(inbound, body) if self.delivery is not None else None
         return Delivery(source=self.name, event=required_value(self.event, inbound, body),
                         delivery_id=delivery_id(ident, inbound.body), body=body,
-                        headers=inbound.headers)
+                        headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS + (self.header,)))
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> HmacSource:

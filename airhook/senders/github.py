@@ -14,11 +14,14 @@ from ..body import parse_body
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, MalformedRequest, MissingSignature
 from . import DEFAULT_MAX_BODY_BYTES
-from .common import any_hmac_matches, ascii_bytes, check_keys, delivery_id, int_option, secrets_option
+from .common import (any_hmac_matches, ascii_bytes, check_keys, delivery_id, int_option,
+                     routable_headers, secrets_option)
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 EVENT_HEADER = "x-github-event"
 DELIVERY_HEADER = "x-github-delivery"
+#: The signature and GitHub's legacy SHA-1 one: never visible to routes.
+CREDENTIAL_HEADERS: tuple[str, ...] = (SIGNATURE_HEADER, "x-hub-signature")
 _PREFIX = "sha256="
 
 
@@ -72,7 +75,7 @@ class GitHubSource:
         # GitHub sends ping when a hook is created: answer it, trigger nothing.
         reply = {"message": "pong"} if event == "ping" else None
         return Delivery(source=self.name, event=event, delivery_id=ident, body=body,
-                        headers=inbound.headers, reply=reply)
+                        headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS), reply=reply)
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> GitHubSource:

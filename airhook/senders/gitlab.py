@@ -2,7 +2,15 @@
 signing token, the Standard Webhooks headers (``webhook-id``, ``webhook-timestamp``,
 ``webhook-signature``). A source may accept either, as configured.
 
-https://docs.gitlab.com/user/project/integrations/webhooks/
+A signing token signs ``webhook-id``, ``webhook-timestamp`` and the body, not ``Idempotency-Key`` or
+``X-Gitlab-Event``. A signed request therefore takes its delivery id from ``webhook-id`` (GitLab
+sets it to the Idempotency-Key) and its event from the body: ``X-Gitlab-Event`` is used only when
+it names what the signed body is, so a captured request replayed inside the window with new header
+values is the same run and the same route. A secret token signs nothing (whoever holds one can
+forge anything), so there the headers are taken as sent.
+
+https://docs.gitlab.com/user/project/integrations/webhooks/ (checked 2026-11-30);
+https://gitlab.com/gitlab-org/gitlab/-/merge_requests/230944 (signing tokens)
 """
 
 from __future__ import annotations
@@ -14,13 +22,44 @@ from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, ConfigError, MalformedRequest, MissingSignature
 from . import DEFAULT_MAX_BODY_BYTES
 from . import standard_webhooks as sw
-from .common import (check_keys, delivery_id, field_text, int_option, parse_json_body,
-                     secrets_option, tokens_match, tolerance_option, without_headers)
+from .common import (check_keys, delivery_id, field_text, first_header, int_option,
+                     parse_json_body, routable_headers, secrets_option, tokens_match,
+                     tolerance_option)
 
 TOKEN_HEADER = "x-gitlab-token"
 EVENT_HEADER = "x-gitlab-event"
 #: Stable across GitLab's retries of one delivery, in order of preference.
 DELIVERY_HEADERS = ("idempotency-key", "webhook-id", "x-gitlab-event-uuid")
+CREDENTIAL_HEADERS: tuple[str, ...] = (TOKEN_HEADER, sw.STANDARD.signature)
+
+#: ``X-Gitlab-Event`` names whose words are not the body's ``object_kind``/``event_type``.
+_EVENT_ALIASES = {"job": "build", "resource_access_token": "access_token"}
+#: Events named by ``event_name`` prefixes (group/project/subgroup events carry no object_kind).
+_EVENT_NAME_KINDS = (("user_", "member"), ("project_", "project"), ("subgroup_", "subgroup"),
+                     ("group_", "group"), ("key_", "key"), ("repository_", "repository_update"))
+
+
+def _kind_of_header(name: str) -> str:
+    """``Merge Request Hook`` -> ``merge_request``: the words GitLab's event header and its
+    body's ``object_kind`` share."""
+    words = name.strip().lower().removesuffix(" hook").replace(" ", "_")
+    return _EVENT_ALIASES.get(words, words)
+
+
+def signed_kinds(body: object) -> frozenset[str]:
+    """What the signed body says it is: its ``object_kind``, ``event_type`` (``confidential_issue``)
+    and the kind of its ``event_name``; ``system`` for any (GitLab sends a system hook the same
+    bodies under ``System Hook``)."""
+    kinds = {"system"}
+    for key in ("object_kind", "event_type", "event_name"):
+        value = field_text(body, key)
+        if value is not None:
+            kinds.add(value)
+    name = field_text(body, "event_name") or ""
+    kinds.update(kind for prefix, kind in _EVENT_NAME_KINDS if name.startswith(prefix))
+    if "work_item" in kinds:  # GitLab sends work items as (Confidential) Issue Hook
+        kinds.update(("issue", "confidential_issue"))
+    return frozenset(kinds)
 
 
 def verify_token(header: str | None, tokens: tuple[bytes, ...]) -> None:
@@ -52,21 +91,27 @@ class GitLabSource:
             MalformedRequest: no event name, an over-long id, or a bad body (400).
             UnsupportedMediaType: not JSON (415).
         """
-        signed = inbound.header(sw.STANDARD.signature) is not None
-        if self.signing_keys and (signed or not self.tokens):
+        signed = self.signing_keys and (inbound.header(sw.STANDARD.signature) is not None
+                                        or not self.tokens)
+        msg_id: str | None = None
+        if signed:
             _, msg_id, timestamp, signature = sw.headers_of(inbound, (sw.STANDARD,))
             sw.verify_signature(inbound.body, msg_id, timestamp, signature, self.signing_keys,
                                 now, self.tolerance)
         else:
             verify_token(inbound.header(TOKEN_HEADER), self.tokens)
         body = parse_json_body(inbound)
-        event = (inbound.header(EVENT_HEADER) or field_text(body, "object_kind")
-                 or field_text(body, "event_name"))
+        header_event = inbound.header(EVENT_HEADER)
+        if signed and header_event is not None and _kind_of_header(header_event) not in signed_kinds(body):
+            raise MalformedRequest(f"X-Gitlab-Event {header_event[:64]!r} is not what the signed body is",
+                                   public="X-Gitlab-Event does not match the signed body")
+        event = header_event or field_text(body, "object_kind") or field_text(body, "event_name")
         if event is None:
             raise MalformedRequest("missing X-Gitlab-Event header", public="missing X-Gitlab-Event header")
-        ident = next((v for v in map(inbound.header, DELIVERY_HEADERS) if v is not None), None)
+        # Signed: webhook-id, the one id the signature covers; else GitLab's ids as sent.
+        ident = msg_id if signed else first_header(inbound, DELIVERY_HEADERS)
         return Delivery(source=self.name, event=event, delivery_id=delivery_id(ident, inbound.body),
-                        body=body, headers=without_headers(inbound.headers, [TOKEN_HEADER]))
+                        body=body, headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS))
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> GitLabSource:

@@ -9,8 +9,15 @@ the configured **audience** (google-auth's ``audience=None`` would skip it), the
 
 google-auth is imported on the first request, so other deployments never load it.
 
+The token signs nothing about the request: whoever holds one (valid up to an hour) can send any
+body and any headers. The delivery id is therefore the sender's own id as sent (Cloud Scheduler's
+job and schedule time, Cloud Tasks' queue and task name, Pub/Sub's message id in the envelope or,
+unwrapped, in ``X-Goog-Pubsub-Message-Id``), which is what makes a sender's retry one run.
+
 https://cloud.google.com/scheduler/docs/http-target-auth
 https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions
+https://cloud.google.com/pubsub/docs/payload-unwrapping (checked 2026-11-30)
+https://cloud.google.com/tasks/docs/creating-http-target-tasks (request headers)
 """
 
 from __future__ import annotations
@@ -31,19 +38,31 @@ from ..errors import (BadSignature, ConfigError, MalformedRequest, MissingSignat
                       VerificationUnavailable)
 from . import DEFAULT_MAX_BODY_BYTES
 from .common import (Locator, check_keys, delivery_id, field_text, int_option, locator_option,
-                     parse_generic_body, strings_option, url_option, without_headers)
+                     parse_generic_body, routable_headers, strings_option, url_option)
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
 AUTH_HEADER = "authorization"
 JOB_HEADER = "x-cloudscheduler-jobname"
 SCHEDULE_HEADER = "x-cloudscheduler-scheduletime"
+#: Pub/Sub push with payload unwrapping and "write metadata": the message's metadata as headers.
+PUBSUB_MESSAGE_HEADER = "x-goog-pubsub-message-id"
+PUBSUB_SUBSCRIPTION_HEADER = "x-goog-pubsub-subscription-name"
+PUBSUB_PUBLISH_TIME_HEADER = "x-goog-pubsub-publish-time"
+#: Cloud Tasks: a task's name is unique in its queue and the same on every retry of it.
+TASK_HEADER = "x-cloudtasks-taskname"
+QUEUE_HEADER = "x-cloudtasks-queuename"
+CREDENTIAL_HEADERS: tuple[str, ...] = (AUTH_HEADER,)
 
 #: Certificates are kept this long when Google's answer has no max-age, and at most this long.
 DEFAULT_CERTS_TTL = 3600.0
 MAX_CERTS_TTL = 24 * 3600.0
 #: A token signed by an unknown key id triggers a refetch (Google rotated) at most this often.
 REFETCH_INTERVAL = 60.0
+#: While no certificates are held, a failed fetch is retried after 1 s, then 2, 4, ... up to
+#: REFETCH_INTERVAL; requests in between are answered 503 without a fetch, so an outage of
+#: Google's endpoint (or of the egress) does not turn every request into an outbound call.
+FIRST_BACKOFF = 1.0
 FETCH_TIMEOUT = 5.0
 #: google-auth checks iat/exp against the wall clock; they are checked against the injected
 #: clock below, so its own check is widened until it can never be the one that decides.
@@ -86,6 +105,8 @@ class CertCache:
         self._certs: dict[str, str] = {}
         self._expires = float("-inf")
         self._last_attempt = float("-inf")
+        self._backoff = 0.0
+        self._retry_at = float("-inf")
         #: how many fetches were made (tests check the caching)
         self.fetches = 0
 
@@ -96,9 +117,13 @@ class CertCache:
         """The certificates, refreshed first if expired or missing ``kid``.
 
         Raises:
-            BadSignature: there are none and they cannot be fetched.
+            VerificationUnavailable: there are none and they cannot be fetched (or the last
+                attempt failed less than the current backoff ago).
         """
         with self._lock:
+            if not self._certs and now < self._retry_at:
+                raise VerificationUnavailable(f"no Google certificates held; next fetch from {self.url} "
+                                              f"in {self._retry_at - now:.0f}s")
             stale = now >= self._expires
             unknown = kid not in self._certs and now - self._last_attempt >= REFETCH_INTERVAL
             if stale or unknown:
@@ -119,6 +144,8 @@ class CertCache:
         if not isinstance(certs, dict) or not certs or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in certs.items()):
             if not self._certs:
+                self._backoff = min(max(2 * self._backoff, FIRST_BACKOFF), REFETCH_INTERVAL)
+                self._retry_at = now + self._backoff
                 raise VerificationUnavailable(f"cannot fetch Google's certificates from {self.url}: {error}")
             self._expires = now + REFETCH_INTERVAL  # retry soon, serve the old ones meanwhile
             return
@@ -127,6 +154,7 @@ class CertCache:
         ttl = min(float(match.group(1)), MAX_CERTS_TTL) if match else DEFAULT_CERTS_TTL
         self._certs = certs
         self._expires = now + ttl
+        self._backoff = 0.0
 
 
 # ------------------------------------------------------------------------------- verification
@@ -224,6 +252,18 @@ def pubsub_message(body: Any) -> dict[str, Any] | None:
             "publish_time": message.get("publishTime"), "subscription": body.get("subscription")}
 
 
+def unwrapped_message(inbound: Inbound, body: Any) -> dict[str, Any] | None:
+    """An unwrapped Pub/Sub push (``--push-no-wrapper --push-no-wrapper-write-metadata``): the
+    body is the message's data and its metadata arrive as headers (its attributes too, mixed with
+    the other headers, so ``attributes`` stays empty). None without the message id header."""
+    message_id = inbound.header(PUBSUB_MESSAGE_HEADER)
+    if message_id is None:
+        return None
+    return {"message_id": message_id, "data": body, "attributes": {},
+            "publish_time": inbound.header(PUBSUB_PUBLISH_TIME_HEADER),
+            "subscription": inbound.header(PUBSUB_SUBSCRIPTION_HEADER)}
+
+
 @dataclass(frozen=True)
 class GoogleOidcSource:
     name: str
@@ -238,10 +278,12 @@ class GoogleOidcSource:
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
         """The event is the configured one, else the Cloud Scheduler job name, else ``pubsub``
-        for a Pub/Sub push, else ``manual``. The delivery id is the configured one, else
-        ``<job>__<schedule time>`` (one run per scheduled tick, whatever the retries), else the
-        Pub/Sub message id, else the body hash. Routes see the token's ``claims`` and, for a
-        Pub/Sub push, ``pubsub`` (``data`` decoded, ``attributes``, ``message_id``).
+        for a Pub/Sub push (wrapped or unwrapped), else ``manual``. The delivery id is the
+        configured one, else ``<job>__<schedule time>`` (one run per scheduled tick, whatever the
+        retries), else ``<queue>/<task>`` for Cloud Tasks, else the Pub/Sub message id (from the
+        envelope, or ``X-Goog-Pubsub-Message-Id`` when unwrapped), else the body hash. Routes see
+        the token's ``claims`` and, for a Pub/Sub push, ``pubsub`` (``data`` decoded,
+        ``attributes``, ``message_id``, ``publish_time``, ``subscription``).
 
         Raises:
             VerificationError: no token, or a token that fails a check (401).
@@ -250,7 +292,7 @@ class GoogleOidcSource:
         token = bearer_token(inbound.header(AUTH_HEADER))
         claims = verify_id_token(token, self.certs, self.audiences, self.emails, now, self.clock_skew)
         body = parse_generic_body(inbound)
-        message = pubsub_message(body)
+        message = pubsub_message(body) or unwrapped_message(inbound, body)
         job = inbound.header(JOB_HEADER)
         schedule = inbound.header(SCHEDULE_HEADER)
         event = self.event.find(inbound, body) if self.event is not None else None
@@ -258,13 +300,16 @@ class GoogleOidcSource:
         ident = self.delivery.find(inbound, body) if self.delivery is not None else None
         if ident is None and job and schedule:
             ident = f"{job}__{schedule}"
+        task, queue = inbound.header(TASK_HEADER), inbound.header(QUEUE_HEADER)
+        if ident is None and task:
+            ident = f"{queue}/{task}" if queue else task
         if ident is None and message is not None:
             ident = message["message_id"]
         extra: dict[str, Any] = {"claims": claims}
         if message is not None:
             extra["pubsub"] = message
         return Delivery(source=self.name, event=event, delivery_id=delivery_id(ident, inbound.body),
-                        body=body, headers=without_headers(inbound.headers, [AUTH_HEADER]),
+                        body=body, headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS),
                         extra=extra)
 
 

@@ -1,29 +1,47 @@
-"""HubSpot (v3 signatures): ``X-HubSpot-Signature-v3: <base64>``, HMAC-SHA256 of
-``method + URI + body + X-HubSpot-Request-Timestamp`` (milliseconds) keyed with the app's client
-secret; 5 minutes either way.
+"""HubSpot: the v3 signature, and on request the legacy v1 and v2 ones.
 
-The URI is the full URL HubSpot called, with a few percent-escapes decoded as HubSpot does. Behind
-Cloud Run's front end the function does not see that URL as such: configure ``public_url`` (the
-target URL entered in HubSpot), or it is rebuilt from ``X-Forwarded-Proto``/``-Host``.
+- **v3** (every request HubSpot sends today): ``X-HubSpot-Signature-v3: <base64>``, HMAC-SHA256 of
+  ``method + URI + body + X-HubSpot-Request-Timestamp`` (milliseconds) keyed with the app's client
+  secret; 5 minutes either way.
+- **v2** (workflow webhook actions, CRM cards): ``X-HubSpot-Signature: <hex>`` with
+  ``X-HubSpot-Signature-Version: v2``, plain SHA-256 of ``secret + method + URI + body``.
+- **v1** (legacy apps' webhook subscriptions): the same headers with ``v1``, SHA-256 of
+  ``secret + body``.
 
-https://developers.hubspot.com/docs/api/webhooks/validating-requests
+v1 and v2 carry no timestamp (a captured request replays forever) and are a keyed hash, not an
+HMAC, so a source accepts them only when ``signature_versions`` lists them.
+
+The URI is the full URL HubSpot called (v3: with a few percent-escapes decoded as HubSpot does).
+Behind Cloud Run's front end the function does not see that URL as such: configure ``public_url``
+(the target URL entered in HubSpot), or it is rebuilt from ``X-Forwarded-Proto``/``-Host``.
+
+https://developers.hubspot.com/docs/api/webhooks/validating-requests (checked 2026-11-30);
+hubspot-api-client 12.0.0 ``hubspot.utils.signature.Signature``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from ..delivery import Delivery, Inbound
-from ..errors import BadSignature, MissingSignature
+from ..errors import BadSignature, ConfigError, MissingSignature
 from . import DEFAULT_MAX_BODY_BYTES
 from .common import (any_hmac_matches, check_keys, check_window, decode_base64, delivery_id,
-                     field_text, hmac_text, int_option, parse_json_body, parse_unix_timestamp,
-                     secrets_option, signed_url, tolerance_option, url_option)
+                     field_text, hex_candidate, hmac_text, int_option, parse_json_body,
+                     parse_unix_timestamp, routable_headers, secrets_option, signed_url,
+                     tolerance_option, url_option)
 
 SIGNATURE_HEADER = "x-hubspot-signature-v3"
 TIMESTAMP_HEADER = "x-hubspot-request-timestamp"
+#: v1 and v2: the signature, and which of the two it is.
+LEGACY_SIGNATURE_HEADER = "x-hubspot-signature"
+VERSION_HEADER = "x-hubspot-signature-version"
+CREDENTIAL_HEADERS: tuple[str, ...] = (SIGNATURE_HEADER, LEGACY_SIGNATURE_HEADER)
+VERSIONS = ("v3", "v2", "v1")
 
 # HubSpot decodes exactly these escapes in the URI before signing.
 _DECODED = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'",
@@ -67,15 +85,53 @@ def verify_signature(method: str, uri: str, body: bytes, signature: str | None,
                            "function is behind a proxy)")
 
 
+def legacy_digest(secret: bytes, version: str, method: str, uri: str, body: bytes) -> str:
+    """The v1 or v2 ``X-HubSpot-Signature`` (hex SHA-256 of the secret and the request)."""
+    prefix = secret if version == "v1" else secret + method.encode("ascii") + uri.encode("utf-8")
+    return hashlib.sha256(prefix + body).hexdigest()
+
+
+def sign_legacy(secret: bytes, version: str, method: str, uri: str, body: bytes) -> dict[str, str]:
+    """The v1/v2 headers HubSpot would send (for tests and the CLI)."""
+    return {LEGACY_SIGNATURE_HEADER: legacy_digest(secret, version, method, uri, body),
+            VERSION_HEADER: version}
+
+
+def verify_legacy(version: str, method: str, uri: str, body: bytes, signature: str | None,
+                  secrets: Sequence[bytes]) -> None:
+    """A v1 or v2 signature. The URI is compared as sent (HubSpot decodes no escapes for v2).
+
+    Raises:
+        MissingSignature: no ``X-HubSpot-Signature``.
+        BadSignature: not a hex SHA-256 digest, or no secret matches.
+    """
+    if not signature:
+        raise MissingSignature("missing X-HubSpot-Signature header")
+    candidate = hex_candidate(signature, 32)
+    if candidate is None:
+        raise BadSignature("X-HubSpot-Signature is not a hex SHA-256 digest")
+    matched = False
+    for secret in secrets:  # every secret, so timing does not tell which matched
+        expected = legacy_digest(secret, version, method, uri, body).encode("ascii")
+        matched |= hmac.compare_digest(expected, candidate)
+    if not matched:
+        raise BadSignature(f"no secret matches X-HubSpot-Signature ({version})")
+
+
 def event_and_id(body: Any) -> tuple[str, str | None]:
     """HubSpot batches events in a JSON array (up to 100). One event, or a batch of one
-    subscription type, is named by its ``subscriptionType``; a mixed batch is ``batch``. Only a
-    single event's ``eventId`` identifies the delivery; a batch is identified by its hash."""
+    subscription type, is named by its ``subscriptionType``; a mixed batch is ``batch``. A single
+    event is identified by its ``eventId``; a batch whose events all carry one by those ids
+    (``events-`` and a hash of them in order), which are signed and the same when HubSpot resends
+    that batch; only a body without ids falls back to the body hash."""
     events = body if isinstance(body, list) else [body]
     kinds = {kind for kind in (field_text(e, "subscriptionType") for e in events) if kind is not None}
     event = next(iter(kinds)) if len(kinds) == 1 else ("batch" if kinds else "webhook")
-    ident = field_text(events[0], "eventId") if len(events) == 1 else None
-    return event, ident
+    ids = [field_text(e, "eventId") for e in events]
+    if len(events) == 1 or not all(ids):
+        return event, ids[0] if len(events) == 1 else None
+    joined = "\n".join(i for i in ids if i is not None).encode("utf-8")
+    return event, "events-" + hashlib.sha256(joined).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -83,6 +139,7 @@ class HubSpotSource:
     name: str
     secrets: tuple[bytes, ...] = field(repr=False)
     public_url: str | None = None
+    versions: tuple[str, ...] = ("v3",)
     tolerance: int = 300
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     type: str = "hubspot"
@@ -93,21 +150,41 @@ class HubSpotSource:
             MalformedRequest: an over-long id or a bad body (400).
             UnsupportedMediaType: not JSON (415).
         """
-        verify_signature(inbound.method, signed_url(inbound, self.public_url), inbound.body,
-                         inbound.header(SIGNATURE_HEADER), inbound.header(TIMESTAMP_HEADER),
-                         self.secrets, now, self.tolerance)
+        url = signed_url(inbound, self.public_url)
+        legacy = inbound.header(VERSION_HEADER)
+        # v3 whenever it is enabled and sent (HubSpot sends it on every request), else an enabled
+        # legacy version; a request carrying neither is checked as v3 when v3 is enabled (and so
+        # refused for what it lacks).
+        use_v3 = "v3" in self.versions and (inbound.header(SIGNATURE_HEADER) is not None
+                                            or legacy not in self.versions)
+        if not use_v3 and (legacy == "v3" or legacy not in self.versions):
+            raise MissingSignature(f"no X-HubSpot-Signature of an enabled version ({', '.join(self.versions)})")
+        if use_v3:
+            verify_signature(inbound.method, url, inbound.body, inbound.header(SIGNATURE_HEADER),
+                             inbound.header(TIMESTAMP_HEADER), self.secrets, now, self.tolerance)
+        else:
+            assert legacy is not None
+            verify_legacy(legacy, inbound.method, url, inbound.body,
+                          inbound.header(LEGACY_SIGNATURE_HEADER), self.secrets)
         body = parse_json_body(inbound)
         event, ident = event_and_id(body)
         return Delivery(source=self.name, event=event, delivery_id=delivery_id(ident, inbound.body),
-                        body=body, headers=inbound.headers)
+                        body=body, headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS))
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> HubSpotSource:
-    check_keys(raw, ("secrets", "public_url", "tolerance", "max_body_bytes"), where)
+    check_keys(raw, ("secrets", "public_url", "signature_versions", "tolerance", "max_body_bytes"), where)
+    versions = raw.get("signature_versions", ["v3"])
+    if isinstance(versions, str):
+        versions = [versions]
+    if (not isinstance(versions, list) or not versions
+            or not all(isinstance(v, str) and v in VERSIONS for v in versions)):
+        raise ConfigError(f"{where}.signature_versions: expected a non-empty list of {', '.join(VERSIONS)}")
     return HubSpotSource(
         name=name,
         secrets=secrets_option(raw, where),
         public_url=url_option(raw, "public_url", where),
+        versions=tuple(dict.fromkeys(versions)),
         tolerance=tolerance_option(raw, where),
         max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
     )

@@ -12,12 +12,12 @@ from typing import Any, Mapping
 from ..delivery import Delivery, Inbound
 from . import DEFAULT_MAX_BODY_BYTES
 from .common import (check_keys, delivery_id, hmac_text, int_option, parse_json_body,
-                     required_field, secrets_option, verify_prefixed_hex)
+                     required_field, routable_headers, secrets_option, verify_prefixed_hex)
 
 SIGNATURE_HEADER = "x-hub-signature"
 #: The same on every retry of one delivery.
 DELIVERY_HEADER = "x-atlassian-webhook-identifier"
-
+CREDENTIAL_HEADERS: tuple[str, ...] = (SIGNATURE_HEADER,)
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -43,7 +43,7 @@ class JiraSource:
         body = parse_json_body(inbound)
         return Delivery(source=self.name, event=required_field(body, "webhookEvent"),
                         delivery_id=delivery_id(inbound.header(DELIVERY_HEADER), inbound.body),
-                        body=body, headers=inbound.headers)
+                        body=body, headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS))
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> JiraSource:

@@ -17,10 +17,11 @@ from ..errors import BadSignature, MissingSignature, TimestampOutOfWindow
 from . import DEFAULT_MAX_BODY_BYTES
 from .common import (any_hmac_matches, check_keys, check_window, delivery_id, field_text,
                      hex_candidate, hmac_text, int_option, parse_json_body, required_field,
-                     secrets_option, tolerance_option)
+                     routable_headers, secrets_option, tolerance_option)
 
 SIGNATURE_HEADER = "linear-signature"
 DELIVERY_HEADER = "linear-delivery"
+CREDENTIAL_HEADERS: tuple[str, ...] = (SIGNATURE_HEADER,)
 #: Linear's own SDK allows one minute.
 DEFAULT_TOLERANCE = 60
 
@@ -76,7 +77,7 @@ class LinearSource:
         kind, action = required_field(body, "type"), field_text(body, "action")
         return Delivery(source=self.name, event=f"{kind}.{action}" if action else kind,
                         delivery_id=delivery_id(inbound.header(DELIVERY_HEADER), inbound.body),
-                        body=body, headers=inbound.headers)
+                        body=body, headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS))
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> LinearSource:

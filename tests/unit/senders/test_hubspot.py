@@ -59,12 +59,18 @@ def test_hubspot_decodes_some_escapes_before_signing() -> None:
                           query=query), NOW)
 
 
-def test_mixed_batch_is_named_batch_and_identified_by_its_hash() -> None:
+def test_mixed_batch_is_named_batch_and_identified_by_its_signed_event_ids() -> None:
     body = json.dumps([EVENT, {**EVENT, "eventId": 101, "subscriptionType": "deal.creation"}]).encode()
     delivery = SOURCE.verify(request(body), NOW)
-    assert delivery.event == "batch" and delivery.delivery_id.startswith("sha256-")
+    assert delivery.event == "batch" and delivery.delivery_id.startswith("events-")
     same = json.dumps([EVENT, {**EVENT, "eventId": 101}]).encode()
-    assert SOURCE.verify(request(same), NOW).event == "contact.creation"
+    again = SOURCE.verify(request(same), NOW)
+    assert again.event == "contact.creation" and again.delivery_id == delivery.delivery_id
+    # Distinct batches (other event ids, same shape) are distinct deliveries.
+    other = json.dumps([{**EVENT, "eventId": 102}, {**EVENT, "eventId": 101}]).encode()
+    assert SOURCE.verify(request(other), NOW).delivery_id != delivery.delivery_id
+    no_ids = json.dumps([{"subscriptionType": "a"}, {"subscriptionType": "a"}]).encode()
+    assert SOURCE.verify(request(no_ids), NOW).delivery_id.startswith("sha256-")
 
 
 @pytest.mark.parametrize("override, now, error, message", [
