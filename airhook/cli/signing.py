@@ -365,7 +365,12 @@ def _hubspot(c: Context) -> None:
             c.body.set_json(events)
     c.headers["User-Agent"] = "HubSpot Connect 2.0 (http://dev.hubspot.com/)"
     uri = _with_query(c.source.public_url or c.url, c.query)
-    c.headers.update(hubspot.sign(c.need_key(), "POST", uri, c.body.bytes(), int(c.now * 1000)))
+    body = c.body.bytes()
+    # HubSpot sends v3 on every request, and the legacy v1/v2 signature beside it.
+    legacy = [v for v in c.source.versions if v != "v3"]
+    if legacy:
+        c.headers.update(hubspot.sign_legacy(c.need_key(), legacy[0], "POST", uri, body))
+    c.headers.update(hubspot.sign(c.need_key(), "POST", uri, body, int(c.now * 1000)))
 
 
 def _twilio(c: Context) -> None:

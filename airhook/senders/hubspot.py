@@ -55,7 +55,8 @@ def canonical_uri(url: str) -> str:
 
 
 def message(method: str, uri: str, body: bytes, timestamp: str) -> bytes:
-    return method.encode("ascii") + canonical_uri(uri).encode("utf-8") + body + timestamp.encode("ascii")
+    # One join: ``a + body + b`` would hold two copies of the body at once.
+    return b"".join((method.encode("ascii"), canonical_uri(uri).encode("utf-8"), body, timestamp.encode("ascii")))
 
 
 def sign(secret: bytes, method: str, uri: str, body: bytes, timestamp: int) -> dict[str, str]:
@@ -87,8 +88,11 @@ def verify_signature(method: str, uri: str, body: bytes, signature: str | None,
 
 def legacy_digest(secret: bytes, version: str, method: str, uri: str, body: bytes) -> str:
     """The v1 or v2 ``X-HubSpot-Signature`` (hex SHA-256 of the secret and the request)."""
-    prefix = secret if version == "v1" else secret + method.encode("ascii") + uri.encode("utf-8")
-    return hashlib.sha256(prefix + body).hexdigest()
+    digest = hashlib.sha256(secret)  # fed in parts: no copy of the body
+    if version == "v2":
+        digest.update(method.encode("ascii") + uri.encode("utf-8"))
+    digest.update(body)
+    return digest.hexdigest()
 
 
 def sign_legacy(secret: bytes, version: str, method: str, uri: str, body: bytes) -> dict[str, str]:

@@ -249,3 +249,98 @@ def test_google_auth_is_not_imported_with_the_module() -> None:
             "print(any(m == 'google.auth' or m.startswith('google.auth.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------------ delivery ids: the sender's own (issue 11.3)
+
+
+def oidc_request(body: bytes = b'{"table": "orders"}', **headers: Any):
+    return inbound(body, {"authorization": f"Bearer {token()}", **headers})
+
+
+@pytest.mark.parametrize("headers, event, ident", [
+    # Pub/Sub push with payload unwrapping ("write metadata"): the message id is a header.
+    ({"x-goog-pubsub-message-id": "2070443601311540", "x-goog-pubsub-subscription-name": "projects/p/subscriptions/s",
+      "x-goog-pubsub-publish-time": "2023-11-14T22:13:00Z"}, "pubsub", "2070443601311540"),
+    # Cloud Tasks: the task's name is unique in its queue and the same on every retry.
+    ({"x-cloudtasks-queuename": "etl", "x-cloudtasks-taskname": "task-17", "x-cloudtasks-taskretrycount": "2"},
+     "manual", "etl/task-17"),
+    ({"x-cloudtasks-taskname": "task-17"}, "manual", "task-17"),
+    # A Scheduler tick wins over anything else it might carry.
+    ({"x-cloudscheduler-jobname": "nightly", "x-cloudscheduler-scheduletime": "2023-11-14T22:13:00Z",
+      "x-goog-pubsub-message-id": "1"}, "nightly", "nightly__2023-11-14T22:13:00Z"),
+])
+def test_the_delivery_id_is_the_senders_own(oidc: Any, headers: dict[str, str], event: str, ident: str) -> None:
+    delivery = oidc.verify(oidc_request(**headers), NOW)
+    assert (delivery.event, delivery.delivery_id) == (event, ident)
+
+
+def test_two_unwrapped_messages_with_the_same_data_are_two_deliveries(oidc: Any) -> None:
+    """Issue 11.3: the body hash merged them and the second was answered duplicate."""
+    ids = {oidc.verify(oidc_request(**{"x-goog-pubsub-message-id": m}), NOW).delivery_id for m in ("1", "2")}
+    assert ids == {"1", "2"}
+
+
+def test_an_unwrapped_message_is_a_pubsub_delivery_for_routes(oidc: Any) -> None:
+    delivery = oidc.verify(oidc_request(**{"x-goog-pubsub-message-id": "7",
+                                           "x-goog-pubsub-subscription-name": "projects/p/subscriptions/s",
+                                           "x-goog-pubsub-publish-time": "2023-11-14T22:13:00Z"}), NOW)
+    assert delivery.extra["pubsub"] == {"message_id": "7", "data": {"table": "orders"}, "attributes": {},
+                                        "publish_time": "2023-11-14T22:13:00Z",
+                                        "subscription": "projects/p/subscriptions/s"}
+
+
+def test_no_credential_reaches_routes(oidc: Any) -> None:
+    request = oidc_request(**{"cookie": "s=1", "proxy-authorization": "Basic eA==", "x-goog-pubsub-message-id": "7"})
+    delivery = oidc.verify(request, NOW)
+    assert not {"authorization", "cookie", "proxy-authorization"} & set(delivery.headers)
+    assert token().split(".")[2] not in json.dumps(delivery.document(), default=str)
+
+
+def test_an_unsigned_malformed_body_is_a_401_before_any_parse(oidc: Any) -> None:
+    with pytest.raises(MissingSignature):
+        oidc.verify(inbound(b"{not json", {}), NOW)
+
+
+# ------------------------------------------------------------------ the certificate cache backs off (issue 12 item 7)
+
+
+def test_while_no_keys_are_held_failed_fetches_back_off() -> None:
+    """An outage of Google's endpoint must not turn every request into an outbound fetch: while
+    the cache holds no keys it retries after 1, 2, 4 ... s (at most a minute) and answers 503
+    in between; the first success resets the backoff."""
+    from airhook.senders.google_oidc import FIRST_BACKOFF
+    calls: list[float] = []
+    status = {"code": 503}
+
+    def fetch(url: str, timeout: float) -> tuple[int, dict[str, str], bytes]:
+        calls.append(url)
+        return status["code"], {"Cache-Control": "max-age=3600"}, json.dumps({"k": CERT}).encode()
+
+    cache = CertCache("https://example.invalid/certs", fetch)
+    now = 0.0
+    for _ in range(200):  # a request every 0.5 s for 100 s
+        with pytest.raises(VerificationUnavailable):
+            cache.get("k", now)
+        now += 0.5
+    # 1, 2, 4, 8, 16, 32, 60: about seven fetches, not two hundred
+    assert len(calls) <= 8
+    with pytest.raises(VerificationUnavailable, match="next fetch"):
+        cache.get("k", now)
+    status["code"] = 200
+    now += REFETCH_INTERVAL
+    assert cache.get("k", now) == {"k": CERT}
+    fetched = len(calls)
+    assert cache.get("k", now + 1) == {"k": CERT} and len(calls) == fetched
+    assert FIRST_BACKOFF <= REFETCH_INTERVAL
+
+
+def test_backoff_refuses_with_503_not_401(oidc: Any, certs: CertServer) -> None:
+    certs.status = 503
+    for offset in (0, 0.2, 0.5):
+        with pytest.raises(VerificationUnavailable):
+            oidc.verify(scheduler_request(), NOW + offset)
+    assert certs.hits == 1
+    certs.status = 200
+    oidc.verify(scheduler_request(), NOW + 2)
+    assert certs.hits == 2
