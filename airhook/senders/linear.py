@@ -2,7 +2,10 @@
 signing secret; the replay window comes from ``webhookTimestamp`` (milliseconds) in the body.
 
 The timestamp is inside the signed body, so here (unlike header-timestamp schemes) the HMAC is
-checked first: the body is never parsed before it is verified.
+checked first: the body is never parsed before it is verified. The ``Linear-Event`` and
+``Linear-Timestamp`` headers are not signed, so the event and the window come from the body only
+(Linear's SDK prefers the timestamp header; a replayer could set it). ``Linear-Delivery`` is not
+signed either: see docs/senders.md for what a replay inside the window does.
 
 https://linear.app/developers/webhooks#securing-webhooks
 """
