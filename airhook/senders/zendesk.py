@@ -17,10 +17,12 @@ from ..errors import BadSignature, MissingSignature
 from . import DEFAULT_MAX_BODY_BYTES
 from .common import (any_hmac_matches, ascii_bytes, check_keys, check_window, decode_base64,
                      delivery_id, field_text, hmac_text, int_option, parse_json_body,
-                     secrets_option, tolerance_option)
+                     routable_headers, secrets_option, tolerance_option)
 
 SIGNATURE_HEADER = "x-zendesk-webhook-signature"
 TIMESTAMP_HEADER = "x-zendesk-webhook-signature-timestamp"
+#: Signature headers: never visible to routes (authorization, cookies... are dropped for every type).
+CREDENTIAL_HEADERS: tuple[str, ...] = (SIGNATURE_HEADER, TIMESTAMP_HEADER)
 #: One per invocation, the same on Zendesk's retries of it.
 INVOCATION_HEADER = "x-zendesk-webhook-invocation-id"
 #: Trigger and automation webhooks carry a body of the user's own making, without ``type``.
@@ -91,7 +93,7 @@ class ZendeskSource:
         ident = field_text(body, "id") or inbound.header(INVOCATION_HEADER)
         return Delivery(source=self.name, event=field_text(body, "type") or DEFAULT_EVENT,
                         delivery_id=delivery_id(ident, inbound.body), body=body,
-                        headers=inbound.headers)
+                        headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS))
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> ZendeskSource:
