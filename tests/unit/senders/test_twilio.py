@@ -277,3 +277,14 @@ def test_malformed_form_with_a_signature_is_unverified_not_malformed(body: bytes
 
 def test_default_body_limit() -> None:
     assert source("twilio", secrets=[TOKEN]).max_body_bytes == 1024 * 1024
+
+
+@pytest.mark.parametrize("query", [
+    pytest.param("name=O'Brien", id="apostrophe-as-sent"),
+    pytest.param("a=%27&b=%20x", id="escapes-as-sent"),
+    pytest.param("b=2&a=1", id="order-as-sent"),
+])
+def test_the_query_is_signed_as_sent(query: str) -> None:
+    # Twilio signs the URL exactly as it called it; re-encoding the query (as WHATWG URL parsers
+    # do, twilio-node issue 1183) breaks valid signatures.
+    assert SOURCE.verify(form_request(query=query), NOW).event == "received"
