@@ -1,6 +1,6 @@
 """Each sendersB type declares its credential headers (``CREDENTIAL_HEADERS``) for the shared
-``routable_headers``; a signed request carrying every one of them, plus the generic ones, reaches
-routes without any."""
+``routable_headers`` (each type's own test file checks that a signed request's credentials never
+reach routes)."""
 
 from __future__ import annotations
 
