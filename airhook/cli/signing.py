@@ -296,12 +296,17 @@ def _jira(c: Context) -> None:
 
 def _shopify(c: Context) -> None:
     from ..senders import shopify
-    c.headers.update({"X-Shopify-Topic": c.draft.event or "orders/create",
-                      "X-Shopify-Webhook-Id": c.identify(c.fresh("uuid")),
-                      "X-Shopify-Event-Id": str(uuid.uuid4()), "X-Shopify-API-Version": "2025-01",
-                      "X-Shopify-Shop-Domain": "example.myshopify.com",
-                      "X-Shopify-Triggered-At": c.iso_now()})
-    c.headers["X-Shopify-Hmac-SHA256"] = shopify.sign(c.need_key(), c.body.bytes())
+    topic = c.draft.event or "orders/create"
+    # Shopify's events webhooks send each header twice, unprefixed and X-Shopify-* (its library
+    # reads the unprefixed form first): so does this, which exercises both readers.
+    values = {"Topic": topic, "Webhook-Id": c.identify(c.fresh("uuid")), "Event-Id": str(uuid.uuid4()),
+              "API-Version": "2026-10", "Shop-Domain": "example.myshopify.com",
+              "Triggered-At": c.iso_now(), "Hmac-SHA256": shopify.sign(c.need_key(), c.body.bytes())}
+    for name, value in values.items():
+        c.headers["Shopify-" + name] = value
+        c.headers["X-Shopify-" + name] = value
+    # Shopify signs no id: airhook's delivery id is the hash of the topic and the signed body.
+    c.delivery_id = shopify.signed_delivery_id(topic, c.body.bytes())
 
 
 def _linear(c: Context) -> None:
@@ -390,6 +395,8 @@ def _twilio(c: Context) -> None:
             params.setdefault(name, []).append(value)
     signed = _with_query(c.source.public_url or c.url, c.query)
     c.headers["X-Twilio-Signature"] = twilio.sign(c.need_key(), signed, params)
+    # Twilio signs no id: airhook's delivery id is the hash of the signed query and parameters.
+    c.delivery_id = twilio.signed_delivery_id(c.query, params, body, c.body.kind == "json")
 
 
 def _hmac(c: Context) -> None:

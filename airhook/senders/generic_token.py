@@ -17,9 +17,12 @@ from ..errors import BadSignature, ConfigError, MissingSignature
 from . import DEFAULT_MAX_BODY_BYTES
 from .common import (Locator, check_keys, delivery_id, header_name_option, int_option,
                      locator_option, parse_generic_body, required_value, secrets_option,
-                     tokens_match, without_headers)
+                     routable_headers, tokens_match)
 
 DEFAULT_HEADER = "authorization"
+#: Never visible to routes, besides the source's configured token ``header`` (authorization,
+#: cookies... are dropped for every type).
+CREDENTIAL_HEADERS: tuple[str, ...] = (DEFAULT_HEADER,)
 
 
 def presented_token(value: str | None, scheme: str | None, header: str) -> str:
@@ -61,7 +64,7 @@ class TokenSource:
         ident = self.delivery.find(inbound, body) if self.delivery is not None else None
         return Delivery(source=self.name, event=required_value(self.event, inbound, body),
                         delivery_id=delivery_id(ident, inbound.body), body=body,
-                        headers=without_headers(inbound.headers, [self.header]))
+                        headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS + (self.header,)))
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> TokenSource:

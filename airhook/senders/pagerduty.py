@@ -13,9 +13,11 @@ from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, MissingSignature
 from . import DEFAULT_MAX_BODY_BYTES
 from .common import (any_hmac_matches, check_keys, delivery_id, hex_candidate, hmac_text,
-                     int_option, parse_json_body, required_field, secrets_option)
+                     int_option, parse_json_body, required_field, routable_headers, secrets_option)
 
 SIGNATURE_HEADER = "x-pagerduty-signature"
+#: Signature headers: never visible to routes (authorization, cookies... are dropped for every type).
+CREDENTIAL_HEADERS: tuple[str, ...] = (SIGNATURE_HEADER,)
 #: Sent when a subscription is created or tested: answered, never routed.
 PING_EVENT = "pagey.ping"
 
@@ -64,7 +66,8 @@ class PagerDutySource:
         reply = {"message": "pong"} if event == PING_EVENT else None
         return Delivery(source=self.name, event=event,
                         delivery_id=delivery_id(required_field(body, "event.id"), inbound.body),
-                        body=body, headers=inbound.headers, reply=reply)
+                        body=body, headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS),
+                        reply=reply)
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> PagerDutySource:

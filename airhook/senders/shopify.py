@@ -1,11 +1,22 @@
 """Shopify: ``X-Shopify-Hmac-SHA256: <base64>``, HMAC-SHA256 of the raw body keyed with the app's
 client secret (or the store's webhook signing secret).
 
+Shopify's newer deliveries (events webhooks) name their headers without the ``X-`` prefix
+(``shopify-hmac-sha256``, ``shopify-topic``, ``shopify-event-id``, ...) and for now send both
+forms; its own library (``@shopify/shopify-api``, ``lib/webhooks/header-names.ts`` and
+``validate.ts``) reads the unprefixed form first, then the ``X-Shopify-*`` one. So does this type.
+
+Only the body is signed: the topic, the webhook and event ids and ``triggered-at`` are not, and
+there is no signed timestamp, so a captured delivery can be replayed at any time with any header
+values. The delivery id is therefore a hash of the topic and the signed body (see
+:func:`ShopifySource.verify`), never the unsigned id header.
+
 https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-5-verify-the-webhook
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -13,16 +24,35 @@ from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, MalformedRequest, MissingSignature
 from . import DEFAULT_MAX_BODY_BYTES
 from .common import (any_hmac_matches, check_keys, decode_base64, delivery_id, hmac_text,
-                     int_option, parse_json_body, secrets_option)
+                     int_option, parse_json_body, routable_headers, secrets_option)
 
-SIGNATURE_HEADER = "x-shopify-hmac-sha256"
-EVENT_HEADER = "x-shopify-topic"
-DELIVERY_HEADER = "x-shopify-webhook-id"
+#: Each header Shopify sends, unprefixed (read first, as Shopify's library does) then legacy.
+SIGNATURE_HEADERS = ("shopify-hmac-sha256", "x-shopify-hmac-sha256")
+EVENT_HEADERS = ("shopify-topic", "x-shopify-topic")
+#: Kept for routes (they are Shopify's ids) but not used as the delivery id: they are unsigned.
+WEBHOOK_ID_HEADERS = ("shopify-webhook-id", "x-shopify-webhook-id")
+EVENT_ID_HEADERS = ("shopify-event-id", "x-shopify-event-id")
+#: Signature headers: never visible to routes (authorization, cookies... are dropped for every type).
+CREDENTIAL_HEADERS: tuple[str, ...] = SIGNATURE_HEADERS
+
+# Kept for callers that name the legacy header (the CLI's older code paths, tests).
+SIGNATURE_HEADER = SIGNATURE_HEADERS[1]
+EVENT_HEADER = EVENT_HEADERS[1]
+DELIVERY_HEADER = WEBHOOK_ID_HEADERS[1]
 
 
 def sign(secret: bytes, body: bytes) -> str:
-    """The ``X-Shopify-Hmac-SHA256`` value Shopify would send (for tests and the CLI)."""
+    """The ``Shopify-Hmac-SHA256`` value Shopify would send (for tests and the CLI)."""
     return hmac_text(secret, body, encode="base64")
+
+
+def first_header(inbound: Inbound, names: Sequence[str]) -> str | None:
+    """The value of the first of ``names`` the request carries."""
+    for name in names:
+        value = inbound.header(name)
+        if value is not None:
+            return value
+    return None
 
 
 def verify_signature(body: bytes, header: str | None, secrets: Sequence[bytes]) -> None:
@@ -31,12 +61,24 @@ def verify_signature(body: bytes, header: str | None, secrets: Sequence[bytes]) 
         BadSignature: not a base64 SHA-256 digest, or no secret matches.
     """
     if not header:
-        raise MissingSignature("missing X-Shopify-Hmac-SHA256 header")
+        raise MissingSignature("missing Shopify-Hmac-SHA256 (or X-Shopify-Hmac-SHA256) header")
     candidate = decode_base64(header)
     if candidate is None or len(candidate) != 32:
-        raise BadSignature("X-Shopify-Hmac-SHA256 is not a base64 SHA-256 digest")
+        raise BadSignature("Shopify-Hmac-SHA256 is not a base64 SHA-256 digest")
     if not any_hmac_matches(secrets, body, [candidate], encode="raw"):
-        raise BadSignature("no secret matches X-Shopify-Hmac-SHA256")
+        raise BadSignature("no secret matches Shopify-Hmac-SHA256")
+
+
+def signed_delivery_id(topic: str, body: bytes) -> str:
+    """The delivery id: a hash of the topic and the signed body.
+
+    Shopify signs no id and no time, so an id header would let a captured delivery, replayed with
+    a fresh id, start a new run each time, forever. Retries carry the same topic and body, so they
+    map to the same run; distinct topics with identical bodies (``orders/create`` and
+    ``orders/paid`` of one order) stay distinct. Deliveries of one topic with byte-identical
+    bodies are the same resource in the same state, and are one run.
+    """
+    return "sha256-" + hashlib.sha256(topic.encode("utf-8", "surrogatepass") + b"\n" + body).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -49,16 +91,17 @@ class ShopifySource:
     def verify(self, inbound: Inbound, now: float) -> Delivery:
         """Raises:
             VerificationError: unsigned or badly signed (401).
-            MalformedRequest: no ``X-Shopify-Topic``, an over-long id, or a bad body (400).
+            MalformedRequest: no topic header, or a bad body (400).
             UnsupportedMediaType: not JSON (415).
         """
-        verify_signature(inbound.body, inbound.header(SIGNATURE_HEADER), self.secrets)
-        event = inbound.header(EVENT_HEADER)
+        verify_signature(inbound.body, first_header(inbound, SIGNATURE_HEADERS), self.secrets)
+        event = first_header(inbound, EVENT_HEADERS)
         if event is None:
-            raise MalformedRequest("missing X-Shopify-Topic header", public="missing X-Shopify-Topic header")
+            raise MalformedRequest("missing Shopify-Topic header", public="missing Shopify-Topic header")
         return Delivery(source=self.name, event=event,
-                        delivery_id=delivery_id(inbound.header(DELIVERY_HEADER), inbound.body),
-                        body=parse_json_body(inbound), headers=inbound.headers)
+                        delivery_id=delivery_id(signed_delivery_id(event, inbound.body), inbound.body),
+                        body=parse_json_body(inbound),
+                        headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS))
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> ShopifySource:

@@ -19,13 +19,15 @@ from ..body import FORM_TYPE, parse_json
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, MalformedRequest, MissingSignature
 from . import DEFAULT_MAX_BODY_BYTES
-from .common import (any_hmac_matches, check_keys, check_window, delivery_id, field_text,
-                     flat_form, hex_candidate, int_option, parse_form, parse_json_body,
-                     parse_unix_timestamp, secrets_option, tolerance_option)
+from .common import (any_hmac_matches, check_keys, check_window, delivery_id, field_text, flat_form,
+                     hex_candidate, int_option, parse_form, parse_json_body, parse_unix_timestamp,
+                     routable_headers, secrets_option, tolerance_option)
 
 SIGNATURE_HEADER = "x-slack-signature"
 TIMESTAMP_HEADER = "x-slack-request-timestamp"
 _PREFIX = "v0="
+#: Signature headers: never visible to routes (authorization, cookies... are dropped for every type).
+CREDENTIAL_HEADERS: tuple[str, ...] = (SIGNATURE_HEADER, TIMESTAMP_HEADER)
 
 
 def sign(secret: bytes, body: bytes, timestamp: int) -> dict[str, str]:
@@ -129,7 +131,8 @@ class SlackSource:
         elif event == "ssl_check":
             reply = {}
         return Delivery(source=self.name, event=event, delivery_id=ident, body=body,
-                        headers=inbound.headers, reply=reply, extra=extra)
+                        headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS), reply=reply,
+                        extra=extra)
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> SlackSource:

@@ -21,7 +21,8 @@ from ..errors import BadSignature, ConfigError, MissingSignature
 from . import DEFAULT_MAX_BODY_BYTES
 from .common import (Locator, any_hmac_matches, ascii_bytes, check_keys, check_window,
                      decode_base64, delivery_id, int_option, locator_option, parse_json_body,
-                     parse_unix_timestamp, required_value, tolerance_option)
+                     parse_unix_timestamp, required_value, routable_headers,
+                     tolerance_option)
 
 SECRET_PREFIX = "whsec_"
 
@@ -35,6 +36,11 @@ class HeaderNames:
 
 STANDARD = HeaderNames("webhook-id", "webhook-timestamp", "webhook-signature")
 SVIX = HeaderNames("svix-id", "svix-timestamp", "svix-signature")
+
+#: Signature headers of both header sets: never visible to routes (authorization, cookies... are
+#: dropped for every type). The ids stay: they are signed and routes may use them.
+CREDENTIAL_HEADERS: tuple[str, ...] = (STANDARD.signature, STANDARD.timestamp, SVIX.signature,
+                                       SVIX.timestamp)
 
 
 def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -143,7 +149,7 @@ class StandardWebhooksSource:
         # The message id is the same on every retry: one run per message.
         return Delivery(source=self.name, event=required_value(self.event, inbound, body),
                         delivery_id=delivery_id(msg_id, inbound.body), body=body,
-                        headers=inbound.headers)
+                        headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS))
 
 
 def build(name: str, raw: Mapping[str, Any], where: str, kind: str,

@@ -16,9 +16,11 @@ from ..errors import BadSignature, MissingSignature
 from . import DEFAULT_MAX_BODY_BYTES
 from .common import (any_hmac_matches, check_keys, check_window, delivery_id, hex_candidate,
                      int_option, parse_json_body, parse_unix_timestamp, required_field,
-                     secrets_option, tolerance_option)
+                     routable_headers, secrets_option, tolerance_option)
 
 SIGNATURE_HEADER = "stripe-signature"
+#: Signature headers: never visible to routes (authorization, cookies... are dropped for every type).
+CREDENTIAL_HEADERS: tuple[str, ...] = (SIGNATURE_HEADER,)
 
 
 def sign(secret: bytes, body: bytes, timestamp: int) -> str:
@@ -85,7 +87,7 @@ class StripeSource:
         # The event id is the same on every retry of the event: one run per event.
         return Delivery(source=self.name, event=required_field(body, "type"),
                         delivery_id=delivery_id(required_field(body, "id"), inbound.body),
-                        body=body, headers=inbound.headers)
+                        body=body, headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS))
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> StripeSource:

@@ -1,6 +1,10 @@
 """Svix: Standard Webhooks under the header names ``svix-id``, ``svix-timestamp`` and
 ``svix-signature``. An adapter onto :mod:`airhook.senders.standard_webhooks` (as svix's own
-verifier is onto standardwebhooks'); ``standard-webhooks`` also accepts these names.
+verifier is onto standardwebhooks').
+
+Svix can also send the standard ``webhook-*`` names, and its SDK (svix 1.x ``svix/webhooks.py``)
+reads ``svix-*`` first, then ``webhook-*``; so does this type. The three values always come from
+one set, so the id and timestamp are those the signature covers.
 
 https://docs.svix.com/receiving/verifying-payloads/how-manual
 """
@@ -9,8 +13,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .standard_webhooks import SVIX, StandardWebhooksSource, build
+from .standard_webhooks import CREDENTIAL_HEADERS, STANDARD, SVIX, StandardWebhooksSource, build
+
+__all__ = ["CREDENTIAL_HEADERS", "from_config"]
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> StandardWebhooksSource:
-    return build(name, raw, where, "svix", (SVIX,))
+    return build(name, raw, where, "svix", (SVIX, STANDARD))

@@ -15,20 +15,28 @@ https://www.twilio.com/docs/usage/webhooks/webhooks-security
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from ..body import parse_form
 from ..delivery import Delivery, Inbound
-from ..errors import BadSignature, ConfigError, MissingSignature
-from . import DEFAULT_MAX_BODY_BYTES
+from ..errors import BadSignature, ConfigError, MalformedRequest, MissingSignature
 from .common import (Locator, any_hmac_matches, check_keys, decode_base64, delivery_id, flat_form,
-                     hmac_text, int_option, locator_option, parse_form, parse_json_body,
-                     required_value, secrets_option, signed_url, tokens_match, url_option)
+                     hmac_text, int_option, locator_option, parse_json_body, required_value,
+                     routable_headers, secrets_option, signed_url, tokens_match, url_option)
 
 SIGNATURE_HEADER = "x-twilio-signature"
 SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
+#: Twilio's id for a request, the same on its retries. Unsigned: kept for routes, not the run id.
 DELIVERY_HEADER = "i-twilio-idempotency-token"
+#: Signature headers: never visible to routes (authorization, cookies... are dropped for every type).
+CREDENTIAL_HEADERS: tuple[str, ...] = (SIGNATURE_HEADER,)
+#: Default ``max_body_bytes``: a form is parsed before it is verified, so its size bounds what an
+#: unsigned request costs. Twilio's callbacks are a few KiB (an SMS body is at most 1,600
+#: characters); 1 MiB leaves room for Event Streams and Studio JSON.
+MAX_BODY_BYTES = 1024 * 1024
 ALGORITHMS = {"HMAC_SHA1": "sha1", "HMAC_SHA256": "sha256"}
 _DIGEST_SIZE = {"sha1": 20, "sha256": 32}
 
@@ -74,27 +82,56 @@ def algorithm_of(settings: str | None) -> str:
     return "sha1"
 
 
-def verify_signature(url: str, body: bytes, is_json: bool, signature: str | None,
-                     tokens: Sequence[bytes], digest: str = "sha1") -> None:
-    """Check a Twilio request: form parameters from ``body``, or (``is_json``) the body's hash in
-    the URL's ``bodySHA256``.
+def signature_candidate(signature: str | None, digest: str) -> bytes:
+    """The decoded ``X-Twilio-Signature``: checked before anything is parsed.
 
     Raises:
         MissingSignature: no signature.
-        BadSignature: malformed, no token matches, or the body's hash is not the signed one.
+        BadSignature: not a base64 digest of the algorithm's size.
     """
     if not signature:
         raise MissingSignature("missing X-Twilio-Signature header")
     candidate = decode_base64(signature)
     if candidate is None or len(candidate) != _DIGEST_SIZE[digest]:
         raise BadSignature(f"X-Twilio-Signature is not a base64 {digest} digest")
+    return candidate
+
+
+def signed_params(body: bytes, is_json: bool) -> Mapping[str, Sequence[str]]:
+    """The parameters Twilio signed: none for a JSON body (its hash is in the URL), else the form.
+
+    The form is parsed before it is verified (Twilio signs parameters, not bytes), by the bounded
+    parser (:func:`airhook.body.parse_form`): a few copies of the body, C-speed passes. A body that
+    is not a well-formed form cannot carry a valid signature, so it is refused as unverified (401),
+    not as malformed: an unsigned request learns nothing about its body.
+
+    Raises:
+        BadSignature: not a form Twilio could have signed.
+    """
+    if is_json or not body:
+        return {}
+    try:
+        return parse_form(body)
+    except MalformedRequest:
+        raise BadSignature("the body is not a form Twilio could have signed") from None
+
+
+def verify_signature(url: str, body: bytes, is_json: bool, signature: str | None,
+                     tokens: Sequence[bytes], digest: str = "sha1") -> Mapping[str, Sequence[str]]:
+    """Check a Twilio request: form parameters from ``body``, or (``is_json``) the body's hash in
+    the URL's ``bodySHA256``. Returns the verified form parameters (empty for JSON).
+
+    Raises:
+        MissingSignature: no signature.
+        BadSignature: malformed, no token matches, or the body's hash is not the signed one.
+    """
+    candidate = signature_candidate(signature, digest)
+    hashes: list[str] = []
     if is_json:
-        params: Mapping[str, Sequence[str]] = {}
         hashes = parse_qs(urlsplit(url).query).get("bodySHA256", [])
         if len(hashes) != 1:
             raise BadSignature("a JSON body needs exactly one bodySHA256 in the signed URL")
-    else:
-        params = parse_form(body) if body else {}
+    params = signed_params(body, is_json)
     matched = False
     for variant in url_variants(url):
         matched |= any_hmac_matches(tokens, signed_string(variant, params), [candidate], digest, "raw")
@@ -104,6 +141,27 @@ def verify_signature(url: str, body: bytes, is_json: bool, signature: str | None
     if is_json and not tokens_match([hashlib.sha256(body).hexdigest().encode("ascii")],
                                     hashes[0].lower()):
         raise BadSignature("the body does not match the signed bodySHA256")
+    return params
+
+
+def signed_delivery_id(query: str, params: Mapping[str, Sequence[str]], body: bytes, is_json: bool) -> str:
+    """The delivery id: a hash of what Twilio signed (the query, then the parameters or the JSON
+    body whose hash the query carries).
+
+    Twilio signs neither ``I-Twilio-Idempotency-Token`` nor a time, so that id would let a captured
+    request, replayed with a fresh token, start a new run each time, forever. Retries carry the
+    same URL and parameters, so they map to the same run; distinct callbacks differ in what is
+    signed (``MessageStatus``, ``CallStatus``, ``SequenceNumber``, ``Timestamp``...). The form is
+    hashed in its signed (sorted) form: reordering the fields keeps the signature valid, so it must
+    not make another id.
+    """
+    digest = hashlib.sha256(query.encode("utf-8", "surrogatepass") + b"\n")
+    if is_json:
+        digest.update(body)
+    else:
+        canonical = sorted((name, sorted(set(values))) for name, values in params.items())
+        digest.update(json.dumps(canonical, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return "sha256-" + digest.hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -113,25 +171,26 @@ class TwilioSource:
     event: Locator
     public_url: str | None = None
     algorithms: frozenset[str] = frozenset({"sha1", "sha256"})
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_body_bytes: int = MAX_BODY_BYTES
     type: str = "twilio"
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
         """Raises:
-            VerificationError: unsigned or badly signed (401).
-            MalformedRequest: no event name, an over-long id, or a bad body (400).
+            VerificationError: unsigned, badly signed, or a body no signature could cover (401).
+            MalformedRequest: no event name, or a bad JSON body (400).
             UnsupportedMediaType: JSON expected but not sent (415).
         """
         digest = algorithm_of(inbound.header(SETTINGS_HEADER))
         if digest not in self.algorithms:
             raise BadSignature(f"signature algorithm {digest} is not allowed for this source")
         is_json = inbound.content_type == "application/json"
-        verify_signature(signed_url(inbound, self.public_url), inbound.body, is_json,
-                         inbound.header(SIGNATURE_HEADER), self.tokens, digest)
-        body = parse_json_body(inbound) if is_json else flat_form(parse_form(inbound.body))
+        params = verify_signature(signed_url(inbound, self.public_url), inbound.body, is_json,
+                                  inbound.header(SIGNATURE_HEADER), self.tokens, digest)
+        body = parse_json_body(inbound) if is_json else flat_form(params)
+        ident = signed_delivery_id(inbound.query, params, inbound.body, is_json)
         return Delivery(source=self.name, event=required_value(self.event, inbound, body),
-                        delivery_id=delivery_id(inbound.header(DELIVERY_HEADER), inbound.body),
-                        body=body, headers=inbound.headers)
+                        delivery_id=delivery_id(ident, inbound.body), body=body,
+                        headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS))
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> TwilioSource:
@@ -148,5 +207,5 @@ def from_config(name: str, raw: Mapping[str, Any], where: str) -> TwilioSource:
         event=event,
         public_url=url_option(raw, "public_url", where),
         algorithms=frozenset(algorithms),
-        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+        max_body_bytes=int_option(raw, "max_body_bytes", MAX_BODY_BYTES, where),
     )

@@ -12,19 +12,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
+from ..body import FORM_TYPE
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, MissingSignature
 from . import DEFAULT_MAX_BODY_BYTES
 from .common import (any_hmac_matches, ascii_bytes, check_keys, check_window, decode_base64,
-                     delivery_id, field_text, hmac_text, int_option, parse_json_body,
-                     secrets_option, tolerance_option)
+                     delivery_id, field_text, flat_form, hmac_text, int_option, parse_form,
+                     parse_json_body, required_field, routable_headers, secrets_option, tolerance_option)
 
 SIGNATURE_HEADER = "x-zendesk-webhook-signature"
 TIMESTAMP_HEADER = "x-zendesk-webhook-signature-timestamp"
-#: One per invocation, the same on Zendesk's retries of it.
+#: Signature headers: never visible to routes (authorization, cookies... are dropped for every type).
+CREDENTIAL_HEADERS: tuple[str, ...] = (SIGNATURE_HEADER, TIMESTAMP_HEADER)
+#: One per invocation, the same on Zendesk's retries of it. Unsigned.
 INVOCATION_HEADER = "x-zendesk-webhook-invocation-id"
 #: Trigger and automation webhooks carry a body of the user's own making, without ``type``.
 DEFAULT_EVENT = "webhook"
+#: What an event webhook's ``type`` starts with (``zen:event-type:ticket.created``).
+EVENT_TYPE_PREFIX = "zen:event-type:"
 
 
 def sign(secret: bytes, body: bytes, timestamp: str) -> dict[str, str]:
@@ -78,20 +83,38 @@ class ZendeskSource:
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
         """The event is the body's ``type`` (event webhooks: ``zen:event-type:ticket.created``),
-        else ``webhook``; the delivery id the body's ``id``, else the invocation id header.
+        else ``webhook``. The delivery id is an event webhook's signed ``id``; a trigger or
+        automation webhook's body is the user's own template (an ``id`` there is a ticket's, the
+        same on every update of it), so its id is the invocation id header: unsigned, but one per
+        invocation and the same on Zendesk's retries; a replay inside the signed timestamp's window
+        with a forged invocation id is a new run (documented in docs/senders.md).
 
         Raises:
             VerificationError: unsigned, badly signed or out of the window (401).
             MalformedRequest: an over-long id or a bad body (400).
-            UnsupportedMediaType: not JSON (415).
+            UnsupportedMediaType: neither JSON nor a form (415): Zendesk can also send XML.
         """
         verify_signature(inbound.body, inbound.header(SIGNATURE_HEADER),
                          inbound.header(TIMESTAMP_HEADER), self.secrets, now, self.tolerance)
-        body = parse_json_body(inbound)
-        ident = field_text(body, "id") or inbound.header(INVOCATION_HEADER)
-        return Delivery(source=self.name, event=field_text(body, "type") or DEFAULT_EVENT,
+        body = _read(inbound)
+        kind = field_text(body, "type")
+        if kind is not None and kind.startswith(EVENT_TYPE_PREFIX):
+            ident = required_field(body, "id")
+        else:
+            ident = inbound.header(INVOCATION_HEADER)
+        return Delivery(source=self.name, event=kind or DEFAULT_EVENT,
                         delivery_id=delivery_id(ident, inbound.body), body=body,
-                        headers=inbound.headers)
+                        headers=routable_headers(inbound.headers, CREDENTIAL_HEADERS))
+
+
+def _read(inbound: Inbound) -> Any:
+    """JSON, or a form's fields (a trigger webhook's request format can be either, or XML). A
+    trigger webhook may send no body at all (GET, DELETE): that is ``{}``."""
+    if not inbound.body.strip():
+        return {}
+    if inbound.content_type == FORM_TYPE:
+        return flat_form(parse_form(inbound.body))
+    return parse_json_body(inbound)
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> ZendeskSource:

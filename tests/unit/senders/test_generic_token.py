@@ -64,3 +64,14 @@ def test_the_error_never_contains_the_presented_or_configured_token() -> None:
 def test_config_errors(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         source("token", **options)
+
+
+@pytest.mark.parametrize("target, headers", [
+    pytest.param(BEARER, {"authorization": f"Bearer {TOKEN}"}, id="bearer"),
+    pytest.param(CUSTOM, {"x-api-key": TOKEN, "authorization": "Basic dTpw"}, id="custom-header"),
+])
+def test_credentials_never_reach_routes(target: Any, headers: dict[str, str]) -> None:
+    sent = {**headers, "cookie": "a=b", "proxy-authorization": "Basic eDp5", "x-request-id": "r-2"}
+    delivery = target.verify(inbound(b'{"action": "backfill"}', sent), NOW)
+    assert not {"authorization", "x-api-key", "cookie", "proxy-authorization"} & set(delivery.headers)
+    assert delivery.headers["x-request-id"] == "r-2"

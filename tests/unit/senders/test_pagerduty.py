@@ -82,3 +82,15 @@ def test_event_id_is_required() -> None:
     body = event(ident=DROP)
     with pytest.raises(MalformedRequest, match="event.id"):
         SOURCE.verify(inbound(body, {"x-pagerduty-signature": v1(SECRET, body)}), NOW)
+
+
+@pytest.mark.parametrize("extra", [
+    pytest.param({"x-webhook-id": "forged"}, id="new-webhook-id-header"),
+    pytest.param({"authorization": "Token token=abc", "cookie": "a=b"}, id="credentials"),
+])
+def test_id_is_the_signed_event_id_and_credentials_never_reach_routes(extra: dict[str, str]) -> None:
+    # PagerDuty's custom headers (set on the subscription) may carry a credential in Authorization.
+    body = event()
+    delivery = SOURCE.verify(inbound(body, {"x-pagerduty-signature": v1(SECRET, body), **extra}), NOW)
+    assert delivery.delivery_id == "01DEN7U7KQ2N8WMXKDR5QKJ6ZH"
+    assert not {"authorization", "cookie", "x-pagerduty-signature"} & set(delivery.headers)

@@ -163,3 +163,10 @@ def test_timestamp_is_checked_before_the_hmac() -> None:
 def test_signed_but_unusable_bodies(body: bytes, content_type: str, error: type) -> None:
     with pytest.raises(error):
         SOURCE.verify(request(body, content_type=content_type), NOW)
+
+
+def test_credentials_never_reach_routes() -> None:
+    delivery = SOURCE.verify(request(authorization="Bearer xoxb-1", cookie="d=1"), NOW)
+    assert delivery.delivery_id == "Ev08MFMKH6"
+    assert not {"authorization", "cookie", "x-slack-signature", "x-slack-request-timestamp"} & set(delivery.headers)
+    assert "token" not in delivery.body

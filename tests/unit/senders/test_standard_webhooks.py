@@ -87,8 +87,10 @@ def test_svix_headers_are_accepted_by_standard_webhooks_and_by_svix() -> None:
     assert SOURCE.verify(inbound(BODY, svix_headers), NOW).delivery_id == MSG_ID
     only_svix = source("svix", secrets=[SECRET])
     assert only_svix.type == "svix" and only_svix.verify(inbound(BODY, svix_headers), NOW).event == "user.created"
+    # As svix's SDK: svix-* first, then the standard webhook-* names.
+    assert only_svix.verify(inbound(BODY, headers()), NOW).delivery_id == MSG_ID
     with pytest.raises(MissingSignature, match="svix-id"):
-        only_svix.verify(inbound(BODY, headers()), NOW)
+        only_svix.verify(inbound(BODY, {**svix_headers, "svix-id": DROP}), NOW)
 
 
 @pytest.mark.parametrize("secret", [SECRET, OLD_SECRET])
@@ -162,3 +164,32 @@ def test_config_errors_do_not_repeat_the_secret(secrets: Any, message: str) -> N
 def test_secret_without_prefix_is_accepted() -> None:
     bare = source("standard-webhooks", secrets=[SECRET[len("whsec_"):]])
     bare.verify(inbound(BODY, headers()), NOW)
+
+
+# ----------------------------------------------------------------- ids, events and credentials
+
+
+@pytest.mark.parametrize("kind", ["standard-webhooks", "svix"])
+@pytest.mark.parametrize("prefix", ["webhook", "svix"])
+def test_id_is_the_signed_one_and_credentials_never_reach_routes(kind: str, prefix: str) -> None:
+    target = source(kind, secrets=[SECRET])
+    sent = {**headers(prefix), "authorization": "Bearer x", "cookie": "a=b"}
+    delivery = target.verify(inbound(BODY, sent), NOW)
+    assert delivery.delivery_id == MSG_ID
+    assert delivery.headers[f"{prefix}-id"] == MSG_ID
+    assert not {"authorization", "cookie", f"{prefix}-signature", f"{prefix}-timestamp"} & set(delivery.headers)
+
+
+@pytest.mark.parametrize("forged", [
+    pytest.param({"svix-id": "msg_forged"}, id="other-set-id"),
+    pytest.param({"webhook-id": "msg_forged"}, id="same-set-id"),
+])
+def test_a_replay_cannot_choose_its_id(forged: dict[str, str]) -> None:
+    # The id is signed with the timestamp and body: a replay under another id fails, and an id
+    # from the other header set is never mixed in.
+    sent = {**headers("webhook"), **forged}
+    if "webhook-id" in forged:
+        with pytest.raises(BadSignature):
+            SOURCE.verify(inbound(BODY, sent), NOW)
+    else:
+        assert SOURCE.verify(inbound(BODY, sent), NOW).delivery_id == MSG_ID

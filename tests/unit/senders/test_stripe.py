@@ -131,3 +131,12 @@ def test_signature_is_checked_before_the_body_is_parsed() -> None:
 def test_config_errors(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         source("stripe", **options)
+
+
+def test_credentials_never_reach_routes() -> None:
+    signed = request()
+    sent = inbound(signed.body, {**signed.headers, "authorization": "Basic dTpw", "cookie": "a=b",
+                                 "proxy-authorization": "Basic eDp5"})
+    delivery = SOURCE.verify(sent, NOW)
+    assert delivery.delivery_id == "evt_1NG8Du2eZvKYlo2CUI79vXWy"
+    assert not {"authorization", "cookie", "proxy-authorization", "stripe-signature"} & set(delivery.headers)

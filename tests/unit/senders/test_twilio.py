@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tracemalloc
 from typing import Any
 from urllib.parse import urlencode
 
@@ -65,7 +66,7 @@ def test_published_json_vector() -> None:
 @pytest.mark.parametrize("token", [TOKEN, OLD_TOKEN])
 def test_sdk_vector_and_rotation(token: str) -> None:
     delivery = SOURCE.verify(form_request(token=token, headers={"i-twilio-idempotency-token": "idem-1"}), NOW)
-    assert (delivery.event, delivery.delivery_id) == ("received", "idem-1")
+    assert (delivery.event, delivery.delivery_id) == ("received", twilio_id("", PARAMS))
     assert delivery.body["Body"] == "deploy prod ✓"
 
 
@@ -163,3 +164,127 @@ def test_json_body_through_the_sdk() -> None:
 def test_config_errors(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         source("twilio", secrets=[TOKEN], **options)
+
+
+# ----------------------------------------------------------------- run ids from signed material
+
+
+def twilio_id(query: str, params: dict[str, Any]) -> str:
+    # Independently of the module: the query and the sorted parameters, both signed by Twilio.
+    canonical = sorted((k, sorted({v} if isinstance(v, str) else set(v))) for k, v in params.items())
+    return "sha256-" + hashlib.sha256(query.encode() + b"\n" + json.dumps(canonical, ensure_ascii=False).encode()).hexdigest()[:32]
+
+
+@pytest.mark.parametrize("variant", [
+    pytest.param({}, id="as-sent"),
+    pytest.param({"headers": {"i-twilio-idempotency-token": "forged-1"}}, id="new-idempotency-token"),
+    pytest.param({"headers": {"i-twilio-idempotency-token": "forged-2"}}, id="another-token"),
+    pytest.param({"reorder": True}, id="fields-reordered"),
+])
+def test_replay_with_new_unsigned_values_is_the_same_delivery(variant: dict[str, Any]) -> None:
+    # Twilio signs neither its idempotency token nor a time: what a replay can change must not
+    # make a new run id.
+    request = form_request(headers={"i-twilio-idempotency-token": "idem-1", **variant.get("headers", {})})
+    if variant.get("reorder"):
+        body = urlencode(dict(reversed(list(PARAMS.items())))).encode()
+        request = inbound(body, dict(request.headers), content_type=FORM, path="/twilio")
+    delivery = SOURCE.verify(request, NOW)
+    assert delivery.delivery_id == twilio_id("", PARAMS)
+    assert delivery.headers["i-twilio-idempotency-token"].startswith(("idem", "forged"))
+
+
+def test_distinct_callbacks_are_distinct_deliveries() -> None:
+    sent = SOURCE.verify(form_request({**PARAMS, "SmsStatus": "sent"}), NOW)
+    delivered = SOURCE.verify(form_request({**PARAMS, "SmsStatus": "delivered"}), NOW)
+    assert sent.delivery_id != delivered.delivery_id
+
+
+def test_json_delivery_id_is_the_signed_query_and_body() -> None:
+    body = json.dumps({"EventType": "x"}).encode()
+    query = "bodySHA256=" + hashlib.sha256(body).hexdigest()
+    signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}?{query}", {})
+    target = source("twilio", secrets=[TOKEN], public_url=PUBLIC, event={"body": "EventType"})
+    delivery = target.verify(inbound(body, {"x-twilio-signature": signature,
+                                            "i-twilio-idempotency-token": "t"}, query=query), NOW)
+    assert delivery.delivery_id == "sha256-" + hashlib.sha256(query.encode() + b"\n" + body).hexdigest()[:32]
+
+
+def test_credentials_never_reach_routes() -> None:
+    delivery = SOURCE.verify(form_request(headers={"authorization": "Basic dTpw", "cookie": "a=b"}), NOW)
+    assert not {"authorization", "cookie", "x-twilio-signature"} & set(delivery.headers)
+
+
+# ----------------------------------------------------------------- unauthenticated requests are cheap
+
+BIG = 4 * 1024 * 1024
+
+
+@pytest.mark.parametrize("signature, error", [
+    (None, MissingSignature),
+    ("", MissingSignature),
+    ("not base64!", BadSignature),
+    ("QUFBQQ==", BadSignature),  # base64, but not a SHA-1's 20 bytes
+])
+def test_unsigned_form_is_refused_before_any_parse(signature: str | None, error: type) -> None:
+    body = b"a=" + b"%41" * (BIG // 3)
+    big = source("twilio", secrets=[TOKEN], public_url=PUBLIC, max_body_bytes=2 * BIG)
+    request = inbound(body, {"x-twilio-signature": signature}, content_type=FORM)
+    tracemalloc.start()
+    try:
+        with pytest.raises(error):
+            big.verify(request, NOW)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024, peak  # nothing proportional to the body
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param(b"a=" + b"%41" * (BIG // 3), id="percent-escapes"),
+    pytest.param(b"a=" + b"%C3%A9" * (BIG // 6), id="utf8-escapes"),
+    pytest.param(b"&".join([b"k" * 3000 + b"=" + b"%41" * 1000] * 999), id="many-fields"),
+    pytest.param(b"a=" + b"=" * BIG, id="literal-equals"),
+])
+def test_badly_signed_form_costs_a_small_multiple_of_its_size(body: bytes) -> None:
+    # A well-formed signature header makes Twilio's scheme parse the form before verifying it: the
+    # parse is bounded (the stdlib's parse_qs took ~80x the body on %41%41...).
+    big = source("twilio", secrets=[TOKEN], public_url=PUBLIC, max_body_bytes=2 * len(body))
+    request = inbound(body, {"x-twilio-signature": sign(fresh_secret().encode(), PUBLIC, {})}, content_type=FORM)
+    tracemalloc.start()
+    try:
+        with pytest.raises(BadSignature, match="no token matches"):
+            big.verify(request, NOW)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5 * len(body), peak / len(body)
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param(b"a=%", id="lone-percent"),
+    pytest.param(b"a=%zz", id="bad-escape"),
+    pytest.param(b"a=%FF", id="not-utf8"),
+    pytest.param("a=é".encode(), id="not-ascii"),
+    pytest.param(b"&".join([b"a=1"] * 1001), id="too-many-fields"),
+])
+def test_malformed_form_with_a_signature_is_unverified_not_malformed(body: bytes) -> None:
+    # No valid signature can cover a body that is not a form: 401, not 400 (an unsigned caller
+    # learns nothing about how its body parses).
+    request = inbound(body, {"x-twilio-signature": sign(TOKEN.encode(), PUBLIC, {})}, content_type=FORM)
+    with pytest.raises(BadSignature, match="not a form Twilio could have signed"):
+        SOURCE.verify(request, NOW)
+
+
+def test_default_body_limit() -> None:
+    assert source("twilio", secrets=[TOKEN]).max_body_bytes == 1024 * 1024
+
+
+@pytest.mark.parametrize("query", [
+    pytest.param("name=O'Brien", id="apostrophe-as-sent"),
+    pytest.param("a=%27&b=%20x", id="escapes-as-sent"),
+    pytest.param("b=2&a=1", id="order-as-sent"),
+])
+def test_the_query_is_signed_as_sent(query: str) -> None:
+    # Twilio signs the URL exactly as it called it; re-encoding the query (as WHATWG URL parsers
+    # do, twilio-node issue 1183) breaks valid signatures.
+    assert SOURCE.verify(form_request(query=query), NOW).event == "received"

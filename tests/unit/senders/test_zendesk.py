@@ -81,3 +81,45 @@ def test_tampered_body_fails() -> None:
     signed = request()
     with pytest.raises(BadSignature):
         SOURCE.verify(inbound(BODY + b" ", dict(signed.headers)), NOW)
+
+
+# ----------------------------------------------------------------- ids, bodies and credentials
+
+
+@pytest.mark.parametrize("body, headers, expected", [
+    # An event webhook's id is in the signed body: a forged invocation id changes nothing.
+    pytest.param(BODY, {"x-zendesk-webhook-invocation-id": "forged"}, "cbe4028c-7239-495d-b020-f22348516046",
+                 id="event-webhook-signed-id"),
+    # A trigger body's "id" is the user's (a ticket id, the same on every update): not the delivery.
+    pytest.param(b'{"id": "35436", "status": "solved"}', {"x-zendesk-webhook-invocation-id": "inv-1"}, "inv-1",
+                 id="trigger-id-is-not-the-delivery"),
+    pytest.param(b'{"type": "custom", "id": "35436"}', {"x-zendesk-webhook-invocation-id": "inv-2"}, "inv-2",
+                 id="trigger-type-without-zen-prefix"),
+])
+def test_delivery_id(body: bytes, headers: dict[str, str], expected: str) -> None:
+    assert SOURCE.verify(request(body, **headers), NOW).delivery_id == expected
+
+
+def test_event_webhook_without_id_is_malformed() -> None:
+    from airhook.errors import MalformedRequest
+    with pytest.raises(MalformedRequest, match="'id'"):
+        SOURCE.verify(request(b'{"type": "zen:event-type:ticket.created"}'), NOW)
+
+
+@pytest.mark.parametrize("body, content_type, expected", [
+    pytest.param(b"ticket=35436&status=solved", "application/x-www-form-urlencoded",
+                 {"ticket": "35436", "status": "solved"}, id="form"),
+    pytest.param(b"", "application/json", {}, id="empty"),
+])
+def test_trigger_request_formats(body: bytes, content_type: str, expected: Any) -> None:
+    signed = inbound(body, {"x-zendesk-webhook-signature": zendesk_signature(SECRET, ISO_NOW, body),
+                            "x-zendesk-webhook-signature-timestamp": ISO_NOW,
+                            "x-zendesk-webhook-invocation-id": "inv-3"}, content_type=content_type)
+    assert SOURCE.verify(signed, NOW).body == expected
+
+
+def test_credentials_never_reach_routes() -> None:
+    # Zendesk's endpoint authentication (bearer token, basic auth) arrives as Authorization.
+    delivery = SOURCE.verify(request(authorization="Bearer zd-token", cookie="a=b"), NOW)
+    assert not {"authorization", "cookie", "x-zendesk-webhook-signature",
+                "x-zendesk-webhook-signature-timestamp"} & set(delivery.headers)
