@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 from .config import ROUTE_NAME_PATTERN, SOURCE_NAME_PATTERN, Route
 from .routing import default_run_id
+
+if TYPE_CHECKING:  # the plugin reads runs from Airflow's database and needs no HTTP client
+    from .airflow.client import AirflowClient
 
 RUN_ID_PREFIX = "airhook__"
 NOTE_PREFIX = "airhook: "
@@ -202,7 +205,7 @@ def from_api(dag_id: str, item: Mapping[str, Any], routes: Iterable[Route] = ())
                         note if isinstance(note, str) else None, routes=routes)
 
 
-def _dag_runs(client: Any, dag_id: str, routes: Sequence[Route], *, source: str | None,
+def _dag_runs(client: AirflowClient, dag_id: str, routes: Sequence[Route], *, source: str | None,
               delivery: str | None, want: int, scan: int, timeout: float) -> tuple[list[DeliveryRun], int]:
     """The DAG's newest runs, a page at a time (``order_by=-id``: newest created first, in both
     API generations), until ``want`` of airhook's match or ``scan`` runs were read."""
@@ -225,7 +228,7 @@ def _dag_runs(client: Any, dag_id: str, routes: Sequence[Route], *, source: str 
     return found, offset
 
 
-def _exact(client: Any, dag_id: str, route: Route, delivery: str, routes: Sequence[Route],
+def _exact(client: AirflowClient, dag_id: str, route: Route, delivery: str, routes: Sequence[Route],
            timeout: float) -> DeliveryRun | None:
     """The run a route with the default run id made for ``delivery``, looked up by its id: found
     however old it is."""
@@ -238,7 +241,7 @@ def _exact(client: Any, dag_id: str, route: Route, delivery: str, routes: Sequen
     return from_api(dag_id, item, routes) if isinstance(item, dict) else None
 
 
-def list_runs(client: Any, routes: Sequence[Route], *, source: str | None = None,
+def list_runs(client: AirflowClient, routes: Sequence[Route], *, source: str | None = None,
               delivery: str | None = None, limit: int = 50, scan: int = DEFAULT_SCAN,
               timeout: float | None = None) -> Listing:
     """airhook's runs of the routes' DAGs, newest first, and whether each DAG exists and is
@@ -249,7 +252,7 @@ def list_runs(client: Any, routes: Sequence[Route], *, source: str | None = None
     newest ``scan`` runs, as are all runs without ``delivery``.
 
     Args:
-        client: an :class:`airhook.airflow.client.AirflowClient` (its ``get`` and ``api``).
+        client: the configured Airflow's client (only its public ``api`` and ``get`` are used).
         routes: the routes file's routes; asset routes have no runs and are skipped.
         source: only this source's routes and runs.
 
