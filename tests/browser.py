@@ -73,11 +73,12 @@ def artifact_name(name: str) -> str:
 class Browser:
     """One headless Chromium session (selenium's ``driver`` is there for anything not wrapped)."""
 
-    def __init__(self, artifacts: Path = ARTIFACTS) -> None:
+    def __init__(self, artifacts: Path = ARTIFACTS, label: str = "browser") -> None:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 
         self.artifacts = artifacts
+        self.label = label  # names the screenshot a timed-out wait leaves (the fixture: the test's id)
         self.profile = Path(tempfile.mkdtemp(prefix="airhook-chromium-"))
         options = webdriver.ChromeOptions()
         options.binary_location = chromium_binary() or "chromium"
@@ -131,7 +132,7 @@ class Browser:
             except WebDriverException:
                 pass  # the page is being replaced: ask again
             if time.monotonic() > deadline:
-                shot = self.screenshot("wait-timeout")
+                shot = self.screenshot(f"{self.label}-timeout")
                 raise AssertionError(f"waited {timeout:.0f}s for {what} at {self.url} (screenshot {shot}); "
                                      f"page text: {self._safe_text()[:500]!r}")
             time.sleep(0.25)
@@ -199,7 +200,7 @@ def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
     reason = missing()
     if reason is not None:
         pytest.skip(reason)
-    session = Browser()
+    session = Browser(label=request.node.name)
     failed_before = request.session.testsfailed
     try:
         yield session

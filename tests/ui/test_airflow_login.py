@@ -28,4 +28,5 @@ def test_a_wrong_password_stays_on_the_login_page(airflow: AirflowServer, browse
         assert "for a signed-in page" in str(exc)
     else:
         raise AssertionError("signed in with a wrong password")
+    browser.wait_for_text("Invalid credentials" if airflow.major >= 3 else "Invalid login")
     browser.screenshot(f"airflow{airflow.major}-login-refused")
