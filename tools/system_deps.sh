@@ -11,6 +11,10 @@ fi
 # Debian's chromium-driver ships /usr/bin/chromedriver, built for the chromium of the same release.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+# chromium only recommends a font: without one, screenshots show boxes instead of text.
+if command -v dpkg >/dev/null 2>&1 && ! dpkg -s fonts-liberation >/dev/null 2>&1; then
+  missing+=(fonts-liberation)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
