@@ -70,6 +70,10 @@ def artifact_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "screenshot"
 
 
+class LoginRefused(AssertionError):
+    """Airflow's login page refused the credentials (said so, rather than timing out)."""
+
+
 class Browser:
     """One headless Chromium session (selenium's ``driver`` is there for anything not wrapped)."""
 
@@ -164,7 +168,11 @@ class Browser:
     def login_airflow3(self, url: str, username: str, password: str, *, next_path: str = "/",
                        timeout: float = WAIT) -> None:
         """The simple auth manager's page (``/auth/login``, a React form: Username, Password,
-        Sign in); it stores a JWT cookie and goes on to ``next``."""
+        Sign in); it stores a JWT cookie (``_token``) and goes on to ``next``.
+
+        Raises:
+            LoginRefused: the page said "Invalid credentials".
+        """
         from selenium.webdriver.common.by import By
 
         self.open(f"{url}/auth/login/?next={quote(url + next_path, safe='')}")
@@ -172,12 +180,16 @@ class Browser:
         self.driver.find_element(By.NAME, "username").send_keys(username)
         self.driver.find_element(By.NAME, "password").send_keys(password)
         self.driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        self._wait(lambda: "/auth/login" not in self.url and self.driver.get_cookie("_token") is not None,
-                   "a signed-in page", timeout)
+        self._signed_in(lambda: "/auth/login" not in self.url and self.driver.get_cookie("_token") is not None,
+                        "Invalid credentials", username, timeout)
 
     def login_airflow2(self, url: str, username: str, password: str, *, next_path: str = "/",
                        timeout: float = WAIT) -> None:
-        """Flask-AppBuilder's ``/login/`` form (``#username``, ``#password``, Sign In)."""
+        """Flask-AppBuilder's ``/login/`` form (``#username``, ``#password``, Sign In).
+
+        Raises:
+            LoginRefused: the page said "Invalid login".
+        """
         from selenium.webdriver.common.by import By
 
         self.open(f"{url}/login/?next={quote(url + next_path, safe='')}")
@@ -185,7 +197,15 @@ class Browser:
         self.driver.find_element(By.ID, "username").send_keys(username)
         self.driver.find_element(By.ID, "password").send_keys(password)
         self.driver.find_element(By.CSS_SELECTOR, "input[type=submit], button[type=submit]").click()
-        self._wait(lambda: "/login" not in self.url, "a signed-in page", timeout)
+        self._signed_in(lambda: "/login" not in self.url, "Invalid login", username, timeout)
+
+    def _signed_in(self, signed_in: Any, refusal: str, username: str, timeout: float) -> None:
+        """Wait until signed in, or fail at once when the page shows Airflow's ``refusal``."""
+        self._wait(lambda: signed_in() or refusal in self.text(), "a signed-in page", timeout)
+        if not signed_in():
+            shot = self.screenshot(f"{self.label}-login-refused")
+            raise LoginRefused(f"Airflow refused the login of {username!r}: {refusal!r} at {self.url} "
+                               f"(screenshot {shot})")
 
     def close(self) -> None:
         try:
@@ -211,4 +231,4 @@ def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
         session.close()
 
 
-__all__ = ["ARTIFACTS", "Browser", "browser", "missing"]
+__all__ = ["ARTIFACTS", "Browser", "LoginRefused", "artifact_name", "browser", "missing"]
