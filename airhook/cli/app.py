@@ -50,12 +50,12 @@ def config_path(args: argparse.Namespace, environ: Any = None) -> str:
 
 
 def build_parser() -> Parser:
-    from . import check, explain, redeliver_github, send
+    from . import check, explain, redeliver_github, runs, send
 
     parser = Parser(prog="airhook", description=DESCRIPTION, formatter_class=_formatter)
     parser.add_argument("--version", action="version", version=f"airhook {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module in (send, explain, check, redeliver_github):
+    for module in (send, explain, check, redeliver_github, runs):
         sub = commands.add_parser(module.NAME, help=module.HELP, description=module.DESCRIPTION,
                                   formatter_class=_formatter)
         module.arguments(sub)
