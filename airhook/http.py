@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import flask
@@ -21,6 +22,18 @@ _deliverers: dict[int, Deliverer] = {}
 _deliverers_lock = threading.Lock()
 
 _CHUNK = 1 << 20
+
+#: A refused body (413, 404, 405) with a declared length up to this is read and discarded after
+#: the answer is written, in reads of at most 1 MiB (never held): a client without
+#: ``Expect: 100-continue`` (Python's http.client, many senders' HTTP libraries) sends the whole
+#: body before it reads anything, so closing early hands it a broken pipe instead of the 413.
+#: 32 MiB covers GitHub's 25 MiB cap and a sender that overshoots a lowered limit; it is about the
+#: cost of a body airhook accepts, without the memory. Longer bodies, and chunked ones (no declared
+#: length), are answered at once and the connection closed: that client may see a reset.
+DRAIN_MAX_BYTES = 32 * 1024 * 1024
+#: ...and for at most this long, so a slow client cannot hold a thread.
+DRAIN_SECONDS = 5.0
+_DRAIN_READ = 1 << 20
 
 
 def read_limited(request: flask.Request, limit: int) -> bytes:
@@ -47,6 +60,38 @@ def read_limited(request: flask.Request, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def drain(stream: Any, length: int | None, sock: Any = None, *, max_bytes: int = DRAIN_MAX_BYTES,
+          seconds: float = DRAIN_SECONDS) -> bool:
+    """Read and discard an unread body whose declared ``length`` is at most ``max_bytes``, for at
+    most ``seconds``. ``sock`` (gunicorn's, when known) bounds each read by the time left: a read
+    blocks until data comes. True when the body was read to the end."""
+    if length is None or length > max_bytes:
+        return False
+    timeout = sock.gettimeout() if sock is not None else None
+    deadline = time.monotonic() + seconds
+    left = length
+    try:
+        while left > 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if sock is not None:
+                sock.settimeout(remaining)
+            chunk = stream.read(min(_DRAIN_READ, left))
+            if not chunk:
+                return False
+            left -= len(chunk)
+    except Exception:  # a client gone, too slow or a body cut short: close without more
+        return False
+    finally:
+        if sock is not None:
+            try:
+                sock.settimeout(timeout)
+            except OSError:
+                pass
+    return left == 0
+
+
 def to_flask(response: Response) -> flask.Response:
     headers = {"Cache-Control": "no-store", **response.headers}
     return flask.Response(json.dumps(response.body, separators=(",", ":")), status=response.status,
@@ -66,10 +111,16 @@ def handle(receiver: Receiver, request: flask.Request) -> flask.Response:
     response = to_flask(receiver.handle(request.method, request.path, headers, read_body,
                                         query=request.query_string.decode("latin-1"), url=request.url))
     if not read_all and (request.content_length or "chunked" in headers.get("transfer-encoding", "")):
-        # A refused body (413, 404, 405, unreadable) must not be read after all: functions-framework's
+        # A refused body (413, 404, 405, unreadable) is not buffered: functions-framework's
         # after_request hook calls get_data(), which returns this instead of reading to the end, and
         # closing the connection keeps gunicorn from draining the rest before the next request.
         request._cached_data = b""  # type: ignore[attr-defined]
+        # Lingering close: once the answer is written (gunicorn closes the response, then the
+        # connection), a bounded body is discarded, so a client still sending finishes and reads
+        # the answer already waiting for it; a client that waits gets it at once.
+        stream, length = request.stream, request.content_length
+        sock = request.environ.get("gunicorn.socket")
+        response.call_on_close(lambda: drain(stream, length, sock))
         response.headers["Connection"] = "close"
     return response
 
