@@ -4,16 +4,18 @@ knows about Flask."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import flask
 
 from . import config as config_module
 from . import logs
 from .errors import ConfigError, MalformedRequest, PayloadTooLarge
-from .receiver import Receiver, Response
+from .receiver import MIN_OPERATOR_TOKEN, Receiver
+from .responses import Response
 
 if TYPE_CHECKING:  # the deliver target imports it on its first message
     from .deliver import Deliverer
@@ -22,6 +24,8 @@ _deliverers: dict[int, Deliverer] = {}
 _deliverers_lock = threading.Lock()
 
 _CHUNK = 1 << 20
+#: The environment variable holding the operator token (a secret: set it from Secret Manager).
+OPERATOR_TOKEN_ENV = "AIRHOOK_OPERATOR_TOKEN"
 
 #: A refused body (413, 404, 405) with a declared length up to this is read and discarded after
 #: the answer is written, in reads of at most 1 MiB (never held): a client without
@@ -94,8 +98,9 @@ def drain(stream: Any, length: int | None, sock: Any = None, *, max_bytes: int =
 
 def to_flask(response: Response) -> flask.Response:
     headers = {"Cache-Control": "no-store", **response.headers}
-    return flask.Response(json.dumps(response.body, separators=(",", ":")), status=response.status,
-                          headers=headers, mimetype="application/json")
+    content = (response.content if response.content is not None
+               else json.dumps(response.body, separators=(",", ":")))
+    return flask.Response(content, status=response.status, headers=headers, mimetype=response.media_type)
 
 
 def handle(receiver: Receiver, request: flask.Request) -> flask.Response:
@@ -125,11 +130,25 @@ def handle(receiver: Receiver, request: flask.Request) -> flask.Response:
     return response
 
 
+def operator_token(environ: Mapping[str, str]) -> str | None:
+    """``$AIRHOOK_OPERATOR_TOKEN``: the token that enables dry runs (docs/security.md); unset or
+    empty, dry runs are refused.
+
+    Raises:
+        ConfigError: a token shorter than 16 characters.
+    """
+    token = environ.get(OPERATOR_TOKEN_ENV) or None
+    if token is not None and len(token) < MIN_OPERATOR_TOKEN:
+        raise ConfigError(f"{OPERATOR_TOKEN_ENV}: at least {MIN_OPERATOR_TOKEN} characters")
+    return token
+
+
 def receiver_from_environment() -> Receiver:
     """Build the instance's Receiver from ``$AIRHOOK_CONFIG``. A bad config ends the process with
     one clear log line (the deployment then fails to start, which is the loudest signal)."""
     try:
-        return Receiver(config_module.load(config_module.default_path()))
+        return Receiver(config_module.load(config_module.default_path()),
+                        operator_token=operator_token(os.environ))
     except ConfigError as exc:
         logs.emit("CRITICAL", f"airhook cannot start: {exc.detail}", error="config_error")
         raise SystemExit(3) from None
@@ -161,7 +180,7 @@ def deliver_event(deliverer: Deliverer, event: Any) -> None:
         flask.abort(503)
 
 
-__all__ = ["deliver_event", "deliverer_for", "handle", "receiver_from_environment", "read_limited",
-           "to_flask"]
+__all__ = ["deliver_event", "deliverer_for", "drain", "handle", "operator_token", "receiver_from_environment",
+           "read_limited", "to_flask"]
 
 
