@@ -112,9 +112,12 @@ class Receiver:
         source = seen.get("source")
         if source is not None:
             content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-            response = present(response, sender=source.type, disclosure=self.config.disclosure(source.name),
-                               delivery=seen.get("delivery"), outcome=record.get("outcome"),
-                               content_type=content_type)
+            try:
+                response = present(response, sender=source.type, disclosure=self.config.disclosure(source.name),
+                                   delivery=seen.get("delivery"), outcome=record.get("outcome"),
+                                   content_type=content_type)
+            except Exception as exc:  # a bug: the answer as built is still better than a raise
+                record["reason"] = f"presenting the answer raised {type(exc).__name__}"
         self._log(response, error, record, method, started)
         return response
 
@@ -135,7 +138,10 @@ class Receiver:
             # Refuse before reading a byte of it.
             raise PayloadTooLarge(f"Content-Length {length} > {source.max_body_bytes}")
         body = read_body(source.max_body_bytes)
-        inbound = Inbound(method=method, path="/" + name, headers=headers, body=body, query=query, url=url)
+        # The operator token is a credential: no sender signs it and no route may see it.
+        routable = ({k: v for k, v in headers.items() if k != OPERATOR_TOKEN_HEADER}
+                    if OPERATOR_TOKEN_HEADER in headers else headers)
+        inbound = Inbound(method=method, path="/" + name, headers=routable, body=body, query=query, url=url)
         delivery = self._verify(source, inbound)
         record.update(event=delivery.event, delivery_id=delivery.delivery_id)
         seen["delivery"] = delivery

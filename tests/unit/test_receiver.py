@@ -342,3 +342,13 @@ def test_response_option_is_checked(value: Any) -> None:
 
 def test_full_is_the_default() -> None:
     assert CONFIG.disclosure("github") == "full"
+
+
+def test_routes_never_see_the_operator_token() -> None:
+    document = {**CONFIG_DOCUMENT, "routes": [
+        {"name": "echo", "source": "github", "dag_id": "echo", "conf": {"headers": "headers"}}]}
+    client = ScriptedClient()
+    response, _ = call(client, config=config.parse(document, {}), headers={"x-airhook-dry-run": "1", **OPERATOR})
+    assert response.status == 200 and OPERATOR_TOKEN not in json.dumps(response.body)
+    call(client, config=config.parse(document, {}), headers=OPERATOR)
+    assert OPERATOR_TOKEN not in json.dumps(client.triggers[0].conf)
