@@ -355,7 +355,7 @@ def test_dry_run_needs_the_operator_token(every_type: dict[str, Any]) -> None:
     env = {k: v for k, v in every_type["env"].items() if k != "AIRHOOK_OPERATOR_TOKEN"}
     result = airhook("send", "stripe", "--dry-run", "--url", every_type["function"].url,
                      "--config", str(every_type["config"]), env=env)
-    assert result.code == 1 and "set AIRHOOK_OPERATOR_TOKEN" in result.stderr
+    assert result.code == 2 and "set AIRHOOK_OPERATOR_TOKEN" in result.stderr  # a usage error
     before = list(every_type["airflow"].run_ids)
     wrong = {**every_type["env"], "AIRHOOK_OPERATOR_TOKEN": "not-the-token-0123456789"}
     result = airhook("send", "stripe", "--dry-run", "--json", "--url", every_type["function"].url,
