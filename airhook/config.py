@@ -18,6 +18,7 @@ import yaml
 
 from .errors import ConfigError
 from .expressions import Expression, compile_expression
+from .responses import DEFAULT_DISCLOSURE, Disclosure, disclosure_option
 from .senders import Source, build_source
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
@@ -130,9 +131,14 @@ class Config:
     #: per source: seconds to reach Airflow, retries included
     deadlines: Mapping[str, float] = field(default_factory=dict)
     delivery: DeliveryConfig = DeliveryConfig()
+    #: per source: how much its answers reveal (``response:``, airhook/responses.py)
+    disclosures: Mapping[str, Disclosure] = field(default_factory=dict)
 
     def deadline(self, source: str) -> float:
         return self.deadlines.get(source, FALLBACK_DEADLINE)
+
+    def disclosure(self, source: str) -> Disclosure:
+        return self.disclosures.get(source, DEFAULT_DISCLOSURE)
 
     def routes_for(self, source: str) -> tuple[Route, ...]:
         return tuple(r for r in self.routes if r.source == source)
@@ -317,13 +323,15 @@ def _airflow(raw: Any) -> AirflowConfig:
                          composer_endpoint=endpoint or DEFAULT_COMPOSER_ENDPOINT)
 
 
-def _sources(raw: Any) -> tuple[Mapping[str, Source], Mapping[str, float]]:
-    """The sources, and each one's deadline (an option every sender type shares)."""
+def _sources(raw: Any) -> tuple[Mapping[str, Source], Mapping[str, float], Mapping[str, Disclosure]]:
+    """The sources, and each one's deadline and response disclosure (options every sender type
+    shares)."""
     raw = _mapping(raw, "sources")
     if not raw:
         raise ConfigError("sources: at least one source is required")
     sources: dict[str, Source] = {}
     deadlines: dict[str, float] = {}
+    disclosures: dict[str, Disclosure] = {}
     for name, spec in raw.items():
         where = f"sources.{name}"
         if not isinstance(name, str) or not SOURCE_NAME_PATTERN.match(name):
@@ -333,9 +341,10 @@ def _sources(raw: Any) -> tuple[Mapping[str, Source], Mapping[str, float]]:
         deadline = spec.pop("deadline", DEFAULT_DEADLINES.get(spec.get("type", ""), FALLBACK_DEADLINE))
         if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0 < deadline <= 600:
             raise ConfigError(f"{where}.deadline: expected seconds between 0 and 600")
+        disclosures[name] = disclosure_option(spec.pop("response", DEFAULT_DISCLOSURE), where)
         sources[name] = build_source(name, spec, where)
         deadlines[name] = float(deadline)
-    return MappingProxyType(sources), MappingProxyType(deadlines)
+    return MappingProxyType(sources), MappingProxyType(deadlines), MappingProxyType(disclosures)
 
 
 def _route(raw: Any, index: int, sources: Mapping[str, Source]) -> Route:
@@ -450,7 +459,7 @@ def parse(document: Any, environ: Mapping[str, str], path: str = "") -> Config:
             raise ConfigError(f"missing section '{section}'")
     document = substitute(document, environ)
     airflow = _airflow(document["airflow"])
-    sources, deadlines = _sources(document["sources"])
+    sources, deadlines, disclosures = _sources(document["sources"])
     routes_raw = document["routes"]
     if not isinstance(routes_raw, list):
         raise ConfigError("routes: expected a list")
@@ -461,7 +470,7 @@ def parse(document: Any, environ: Mapping[str, str], path: str = "") -> Config:
             raise ConfigError(f"routes: duplicate route name {route.name!r}")
         seen.add(route.name)
     return Config(airflow=airflow, sources=sources, routes=routes, path=path, deadlines=deadlines,
-                  delivery=_delivery(document.get("delivery")))
+                  delivery=_delivery(document.get("delivery")), disclosures=disclosures)
 
 
 def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:

@@ -101,6 +101,14 @@ class VerificationUnavailable(AirhookError):
     retry_after = 30
 
 
+class DryRunForbidden(RequestError):
+    """A dry run (``X-Airhook-Dry-Run``) without the deployment's operator token."""
+
+    status = 403
+    code = "dry_run_forbidden"
+    public = "a dry run needs the operator token"
+
+
 class RouteError(RequestError):
     """A route's expression could not be evaluated against this (verified) delivery."""
 

@@ -5,17 +5,18 @@ This module is also the one place where errors become HTTP responses (:func:`err
 
 from __future__ import annotations
 
+import hmac
 import time
 from urllib.parse import parse_qs
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from . import logs
 from .airflow.client import AirflowClient, Outcome
 from .config import Config
 from .delivery import Delivery, Inbound
-from .errors import (AirflowError, AirflowUnavailable, AirhookError, MethodNotAllowed, PayloadTooLarge,
-                     QueueUnavailable, UnknownSource, VerificationError)
+from .errors import (AirflowError, AirflowUnavailable, AirhookError, DryRunForbidden, MethodNotAllowed,
+                     PayloadTooLarge, QueueUnavailable, UnknownSource, VerificationError)
+from .responses import Response, present
 from .routing import Trigger, explain, route
 
 if TYPE_CHECKING:  # imported when a config enables the queue: direct mode never pays for it
@@ -25,15 +26,14 @@ HEALTH_PATH = "_health"
 #: A verified delivery with this header is routed but triggers nothing: the answer says what
 #: would run and why each route did or did not match (``airhook send --dry-run``).
 DRY_RUN_HEADER = "x-airhook-dry-run"
+#: ...provided it also carries the deployment's operator token (``$AIRHOOK_OPERATOR_TOKEN``) here.
+#: The switch is outside every sender's signature: without the token, anyone who captured one
+#: signed request could replay it as a dry run and read the routes and the conf they build.
+OPERATOR_TOKEN_HEADER = "x-airhook-operator-token"
+#: The shortest operator token accepted: it is a password for reading routes and conf.
+MIN_OPERATOR_TOKEN = 16
 
 BodyReader = Callable[[int], bytes]
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    body: Mapping[str, Any]
-    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def _dry_run_requested(headers: Mapping[str, str], query: str) -> bool:
@@ -73,8 +73,10 @@ class Receiver:
 
     def __init__(self, config: Config, client: AirflowClient | None = None, *,
                  clock: Callable[[], float] = time.time, log: Callable[..., None] = logs.emit,
-                 enqueuer: Enqueuer | None = None) -> None:
+                 enqueuer: Enqueuer | None = None, operator_token: str | None = None) -> None:
+        """``operator_token`` enables dry runs for requests that present it (None: no dry runs)."""
         self.config = config
+        self._operator_token = operator_token.encode("utf-8") if operator_token else None
         self.client = client if client is not None else AirflowClient(config.airflow)
         self.clock = clock
         self.log = log
@@ -93,12 +95,13 @@ class Receiver:
         raw body or raises PayloadTooLarge. Never raises."""
         started = time.monotonic()
         record: dict[str, Any] = {"source": None, "event": None, "delivery_id": None}
+        seen: dict[str, Any] = {}  # the source and the verified delivery, once known
         error: AirhookError | None = None
         name = path.strip("/")
         if name == HEALTH_PATH and method in ("GET", "HEAD"):
             return Response(200, {"status": "ok"})  # touches nothing downstream; not logged
         try:
-            response = self._handle(method, name, headers, read_body, query, url, record, started)
+            response = self._handle(method, name, headers, read_body, query, url, record, seen, started)
         except AirhookError as exc:
             error = exc
             response = error_response(exc, {k: record[k] for k in ("delivery_id", "runs") if record.get(k)})
@@ -106,17 +109,28 @@ class Receiver:
             record["outcome"] = "internal_error"
             record["reason"] = f"unexpected {type(exc).__name__}"
             response = Response(500, {"error": "internal_error", "message": "internal error"})
+        source = seen.get("source")
+        if source is not None:
+            content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            try:
+                response = present(response, sender=source.type, disclosure=self.config.disclosure(source.name),
+                                   delivery=seen.get("delivery"), outcome=record.get("outcome"),
+                                   content_type=content_type)
+            except Exception as exc:  # a bug: the answer as built is still better than a raise
+                record["reason"] = f"presenting the answer raised {type(exc).__name__}"
         self._log(response, error, record, method, started)
         return response
 
     def _handle(self, method: str, name: str, headers: Mapping[str, str], read_body: BodyReader,
-                query: str, url: str, record: dict[str, Any], started: float) -> Response:
+                query: str, url: str, record: dict[str, Any], seen: dict[str, Any],
+                started: float) -> Response:
         if method != "POST":
             raise MethodNotAllowed(f"method {method}")
         source = self.config.sources.get(name)
         if source is None:
             raise UnknownSource(f"no source at /{name[:64]}")
         record["source"] = source.name
+        seen["source"] = source
         length = headers.get("content-length")
         # isascii and the length cap: str.isdigit() accepts '²' and int() refuses 4,301 digits.
         if length and length.isascii() and length.isdigit() and (
@@ -124,13 +138,18 @@ class Receiver:
             # Refuse before reading a byte of it.
             raise PayloadTooLarge(f"Content-Length {length} > {source.max_body_bytes}")
         body = read_body(source.max_body_bytes)
-        inbound = Inbound(method=method, path="/" + name, headers=headers, body=body, query=query, url=url)
+        # The operator token is a credential: no sender signs it and no route may see it.
+        routable = ({k: v for k, v in headers.items() if k != OPERATOR_TOKEN_HEADER}
+                    if OPERATOR_TOKEN_HEADER in headers else headers)
+        inbound = Inbound(method=method, path="/" + name, headers=routable, body=body, query=query, url=url)
         delivery = self._verify(source, inbound)
         record.update(event=delivery.event, delivery_id=delivery.delivery_id)
+        seen["delivery"] = delivery
         if delivery.reply is not None:
             record["outcome"] = "handshake"
             return Response(200, {"delivery_id": delivery.delivery_id, "event": delivery.event, **delivery.reply})
         if _dry_run_requested(headers, query):
+            self._check_operator(headers)
             record["outcome"] = "dry_run"
             return Response(200, self._dry_run(delivery))
         triggers = route(self.config.routes_for(source.name), delivery)
@@ -148,6 +167,18 @@ class Receiver:
         return Response(200, self._summary(delivery, runs))
 
     # -------------------------------------------------------------------------------- stages
+
+    def _check_operator(self, headers: Mapping[str, str]) -> None:
+        """A dry run is for operators: refused (403, nothing triggered) unless the request presents
+        the operator token. Refused rather than ignored, so that an operator whose token is wrong
+        does not trigger the run they meant to preview."""
+        if self._operator_token is None:
+            raise DryRunForbidden("dry run requested; no operator token is configured")
+        presented = headers.get(OPERATOR_TOKEN_HEADER, "").encode("utf-8", "surrogatepass")
+        # compare_digest on bytes: constant time, and header text is attacker-controlled.
+        if not hmac.compare_digest(presented, self._operator_token):
+            raise DryRunForbidden("dry run requested without the operator token" if not presented
+                                  else "dry run requested with a wrong operator token")
 
     def _verify(self, source: Any, inbound: Inbound) -> Delivery:
         try:

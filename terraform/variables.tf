@@ -79,9 +79,9 @@ variable "source_bucket_name" {
 # ------------------------------------------------------------------------------ receiver function
 
 variable "memory" {
-  description = "Memory of the receiver function (Cloud Run notation, e.g. 512Mi)."
+  description = "Memory of the receiver function (Cloud Run notation, e.g. 1Gi). Size it with concurrency: a request holds up to about 2 x its body while it is read and verified (25 MiB, GitHub's cap, is the default max_body_bytes), so one instance needs about 64 MiB + concurrency x 2 x the largest max_body_bytes, plus room to parse a large verified body (docs/reliability.md)."
   type        = string
-  default     = "512Mi"
+  default     = "1Gi"
 }
 
 variable "cpu" {
@@ -119,9 +119,9 @@ variable "max_instances" {
 }
 
 variable "concurrency" {
-  description = "Requests one receiver instance handles at once (the work is I/O: verify, then one call to Airflow or Pub/Sub)."
+  description = "Requests one receiver instance handles at once (the work is I/O: verify, then one call to Airflow or Pub/Sub). Each may hold about 2 x the largest max_body_bytes in memory: keep concurrency x 2 x 25 MiB (the default limit) well inside memory; the defaults (8, 1Gi) leave about half of it for parsing verified bodies."
   type        = number
-  default     = 20
+  default     = 8
 
   validation {
     condition     = var.concurrency >= 1 && var.concurrency <= 1000

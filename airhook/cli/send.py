@@ -39,8 +39,11 @@ $AIRHOOK_URL, else http://127.0.0.1:8080 (make run); /SOURCE is added to a URL w
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 DRY_RUN_HEADER = "X-Airhook-Dry-Run"
+#: A dry run is for operators: the function refuses one without its $AIRHOOK_OPERATOR_TOKEN here.
+OPERATOR_TOKEN_HEADER = "X-Airhook-Operator-Token"
+OPERATOR_TOKEN_ENV = "AIRHOOK_OPERATOR_TOKEN"
 #: Headers whose values are credentials: shown as *** in --json and --verbose output.
-_CREDENTIAL_HEADERS = frozenset({"authorization", "x-gitlab-token"})
+_CREDENTIAL_HEADERS = frozenset({"authorization", "x-gitlab-token", OPERATOR_TOKEN_HEADER.lower()})
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +57,8 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", metavar="URL", help=f"airhook's URL (default: $AIRHOOK_URL, else {DEFAULT_URL})")
     parser.add_argument("--redeliver", metavar="ID", help="send again with this delivery id (as printed)")
     parser.add_argument("--dry-run", action="store_true",
-                        help=f"send {DRY_RUN_HEADER}: true; the function verifies and routes, triggers nothing")
+                        help=f"send {DRY_RUN_HEADER}: true and ${OPERATOR_TOKEN_ENV} (the function's operator "
+                        "token); the function verifies and routes, triggers nothing")
     parser.add_argument("--secret", metavar="S", help="sign with this instead of the configured secret")
     parser.add_argument("--id-token", metavar="JWT", help="google-oidc: send this ID token instead of minting one")
     parser.add_argument("--header", "-H", metavar="'K: V'", action="append", help="an extra header (repeatable)")
@@ -138,7 +142,11 @@ def run(args: argparse.Namespace, out: Output) -> int:
         id_token = args.id_token or google_token.mint(source, environ, f"airhook send {args.source}")
     extra = payload.headers(args.header)
     if args.dry_run:
+        if not environ.get(OPERATOR_TOKEN_ENV):
+            raise CliError(f"--dry-run needs the function's operator token: set {OPERATOR_TOKEN_ENV} "
+                           "(docs/security.md)")
         extra[DRY_RUN_HEADER] = "true"
+        extra[OPERATOR_TOKEN_HEADER] = environ[OPERATOR_TOKEN_ENV]
     draft = signing.Draft(body=body.body, content_type=body.content_type, event=args.event or body.event,
                           delivery_id=args.redeliver, headers=extra)
     outbound = signing.prepare(source, draft, url=url, now=time.time(),

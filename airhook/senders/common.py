@@ -30,7 +30,7 @@ _DIGITS = re.compile(r"[0-9]{1,16}")
 
 def check_keys(raw: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
     """Refuse unknown keys: a typo (``secret:`` for ``secrets:``) must not silently disable a check."""
-    unknown = sorted(set(raw) - set(allowed) - {"type"})
+    unknown = sorted(set(raw) - set(allowed) - {"type", "deadline", "response"})  # shared by every source
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
 

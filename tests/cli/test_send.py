@@ -59,7 +59,8 @@ def github_function(airflow3: AirflowServer, tmp_path_factory: pytest.TempPathFa
     config = tmp_path_factory.mktemp("github") / "airhook.yaml"
     config.write_text(GITHUB_CONFIG)
     env = {"AIRFLOW_URL": airflow3.url, "AIRFLOW_USER": airflow3.username,
-           "AIRFLOW_PASSWORD": airflow3.password, "GITHUB_WEBHOOK_SECRET": GITHUB_SECRET}
+           "AIRFLOW_PASSWORD": airflow3.password, "GITHUB_WEBHOOK_SECRET": GITHUB_SECRET,
+           "AIRHOOK_OPERATOR_TOKEN": OPERATOR_TOKEN}
     with FunctionServer(config, env) as server:
         yield server, config
 
@@ -92,7 +93,7 @@ def test_send_github_dry_run_triggers_nothing(airflow3: AirflowServer,
                                               github_function: tuple[FunctionServer, Path]) -> None:
     server, config = github_function
     result = airhook("send", "github", "--url", server.url, "--config", str(config), "--dry-run",
-                     env={"GITHUB_WEBHOOK_SECRET": GITHUB_SECRET})
+                     env={"GITHUB_WEBHOOK_SECRET": GITHUB_SECRET, "AIRHOOK_OPERATOR_TOKEN": OPERATOR_TOKEN})
     assert result.code == 0, result.stderr
     assert "dry run: nothing was triggered" in result.stdout
     [line] = [l for l in result.stdout.splitlines() if "match  deploy-main -> deploy" in l]
@@ -179,6 +180,8 @@ routes:
 """
 SOURCES = sorted(TYPES) + ["gitlab-signed"]
 WHSEC = {"standard-webhooks", "svix", "gitlab-signed"}
+#: The function's operator token, which --dry-run sends (docs/security.md).
+OPERATOR_TOKEN = secrets.token_urlsafe(24)
 SECRETS = {f"S_{name.replace('-', '_')}": whsec() if name in WHSEC else secrets.token_urlsafe(24)
            for name in SOURCES}
 
@@ -245,7 +248,8 @@ def every_type(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         "private_key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                          serialization.NoEncryption()).decode(),
         "client_email": SERVICE_ACCOUNT, "client_id": "1", "token_uri": f"{google.server.url}/token"}))
-    env = {**SECRETS, "AIRFLOW_URL": airflow.server.url, "GOOGLE_CERTS_URL": f"{google.server.url}/certs"}
+    env = {**SECRETS, "AIRFLOW_URL": airflow.server.url, "GOOGLE_CERTS_URL": f"{google.server.url}/certs",
+           "AIRHOOK_OPERATOR_TOKEN": OPERATOR_TOKEN}
     try:
         with FunctionServer(config, env) as function:
             yield {"config": config, "function": function, "airflow": airflow, "google": google,
@@ -262,6 +266,15 @@ def test_every_sender_type_is_verified_by_the_server(every_type: dict[str, Any],
     assert first.code == 0, first.stdout + first.stderr
     answer = first.json()
     assert answer["status"] == 200, answer
+    if source == "twilio":  # a form webhook is answered TwiML, which Twilio parses (issue 11.5)
+        assert answer["response"] == TWIML
+        run_id = f"airhook__twilio__r-twilio__{answer['request']['delivery_id']}"
+        assert run_id in every_type["airflow"].run_ids
+        again = airhook("send", source, "--url", function.url, "--config", str(config), "--json",
+                        "--redeliver", answer["request"]["redeliver"], env=env)
+        assert again.code == 0 and again.json()["response"] == TWIML, again.stdout + again.stderr
+        assert every_type["airflow"].run_ids.count(run_id) == 2  # the second one Airflow's 409
+        return
     [run] = answer["response"]["runs"]
     assert run["status"] == "queued" and run["route"] == f"r-{source}"
     assert run["dag_run_id"] in every_type["airflow"].run_ids
@@ -306,9 +319,25 @@ def test_dry_run_of_another_type_triggers_nothing(every_type: dict[str, Any]) ->
     assert every_type["airflow"].run_ids == before
 
 
+def test_a_slash_command_is_answered_with_a_slack_message(every_type: dict[str, Any]) -> None:
+    """Slack shows the answer to the person who typed the command (issue 11.5)."""
+    result = airhook("send", "slack", "--example", "slash-command", "--json", "--url", every_type["function"].url,
+                     "--config", str(every_type["config"]), env=every_type["env"])
+    assert result.code == 0, result.stdout + result.stderr
+    assert result.json()["response"] == {"response_type": "ephemeral", "text": "Started: d_slack."}
+
+
+TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def test_a_twilio_status_callback_is_answered_twiml(every_type: dict[str, Any]) -> None:
+    result = airhook("send", "twilio", "--example", "message-status", "--json", "--url", every_type["function"].url,
+                     "--config", str(every_type["config"]), env=every_type["env"])
+    assert result.code == 0, result.stdout + result.stderr
+    assert result.json()["response"] == TWIML
+
+
 @pytest.mark.parametrize("source, example, event", [
-    ("slack", "slash-command", "/deploy"),
-    ("twilio", "message-status", "delivered"),
     ("linear", "comment-created", "Comment.create"),
     ("hubspot", "deal-stage-changed", "deal.propertyChange"),
     ("google-oidc", "pubsub-push", "pubsub"),
@@ -320,3 +349,17 @@ def test_other_examples_are_accepted(every_type: dict[str, Any], source: str, ex
     assert result.code == 0, result.stdout + result.stderr
     response = result.json()["response"]
     assert response["event"] == event and response["runs"][0]["status"] == "queued"
+
+
+def test_dry_run_needs_the_operator_token(every_type: dict[str, Any]) -> None:
+    env = {k: v for k, v in every_type["env"].items() if k != "AIRHOOK_OPERATOR_TOKEN"}
+    result = airhook("send", "stripe", "--dry-run", "--url", every_type["function"].url,
+                     "--config", str(every_type["config"]), env=env)
+    assert result.code == 2 and "set AIRHOOK_OPERATOR_TOKEN" in result.stderr  # a usage error
+    before = list(every_type["airflow"].run_ids)
+    wrong = {**every_type["env"], "AIRHOOK_OPERATOR_TOKEN": "not-the-token-0123456789"}
+    result = airhook("send", "stripe", "--dry-run", "--json", "--url", every_type["function"].url,
+                     "--config", str(every_type["config"]), env=wrong)
+    assert result.json()["status"] == 403 and result.json()["response"]["error"] == "dry_run_forbidden"
+    assert "not-the-token" not in result.stdout  # shown as ***
+    assert every_type["airflow"].run_ids == before

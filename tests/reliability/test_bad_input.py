@@ -90,6 +90,10 @@ def test_pristine_request_triggers_once_and_its_redelivery_is_a_duplicate(name: 
         response = HARNESS.check(Case(profile, "pristine", request, may_trigger=True, must_trigger=True,
                                       canary=mark))
     assert response is not None and response.status == 200
+    if response.content is not None:  # answered in the sender's own form (Twilio's TwiML, issue 11.5)
+        first, again = HARNESS.client.triggers[-2:]
+        assert first.dag_run_id == again.dag_run_id  # the same run: Airflow's answer was "duplicate"
+        return
     assert response.body["runs"][0]["status"] == "duplicate"
 
 

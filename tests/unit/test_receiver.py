@@ -20,7 +20,7 @@ from tests.conftest import payload
 SECRET = "receiver-test-secret"
 BODY = payload("push", "with-new-branch.payload.json")  # ref: refs/heads/master
 
-CONFIG = config.parse({
+CONFIG_DOCUMENT: dict[str, Any] = {
     "airflow": {"url": "http://127.0.0.1:1", "api": "v2"},
     "sources": {"github": {"type": "github", "secrets": [SECRET], "max_body_bytes": 1_000_000}},
     "routes": [
@@ -29,7 +29,8 @@ CONFIG = config.parse({
         {"name": "audit", "source": "github", "events": ["push"], "dag_id": "audit",
          "conf": {"ref": "body.ref"}},
     ],
-}, {})
+}
+CONFIG = config.parse(CONFIG_DOCUMENT, {})
 
 
 class ScriptedClient:
@@ -48,13 +49,19 @@ class ScriptedClient:
         return answer
 
 
+OPERATOR_TOKEN = "operator-token-for-tests-0123456789"
+OPERATOR = {"x-airhook-operator-token": OPERATOR_TOKEN}
+
+
 def call(client: ScriptedClient, *, method: str = "POST", path: str = "/github",
          body: bytes = BODY, event: str | None = "push", signature: str | None = None,
-         headers: dict[str, str] | None = None,
+         headers: dict[str, str] | None = None, config: config.Config = CONFIG,
+         operator_token: str | None = OPERATOR_TOKEN,
          reader: Callable[[int], bytes] | None = None) -> tuple[Response, list[dict[str, Any]]]:
     logged: list[dict[str, Any]] = []
-    receiver = Receiver(CONFIG, client,  # type: ignore[arg-type]
-                        log=lambda severity, message, **f: logged.append({"severity": severity, **f}))
+    receiver = Receiver(config, client,  # type: ignore[arg-type]
+                        log=lambda severity, message, **f: logged.append({"severity": severity, **f}),
+                        operator_token=operator_token)
     h = {"content-type": "application/json", "x-github-delivery": "d-1",
          "x-hub-signature-256": signature or sign(SECRET.encode(), body)}
     if event:
@@ -201,14 +208,14 @@ def test_logs_never_hold_the_secret_or_the_payload() -> None:
 
 def test_dry_run_explains_and_triggers_nothing() -> None:
     client = ScriptedClient()
-    response, logged = call(client, headers={"x-airhook-dry-run": "true"})
+    response, logged = call(client, headers={"x-airhook-dry-run": "true", **OPERATOR})
     assert response.status == 200 and client.triggers == []
     assert response.body["dry_run"] is True
     deploy, audit = response.body["routes"]
     assert deploy["matched"] and deploy["dag_run_id"] == "airhook__github__deploy__d-1"
     assert deploy["conf"] == {"sha": json.loads(BODY)["after"]}
     assert audit["matched"] and logged[0]["outcome"] == "dry_run"
-    response, _ = call(client, event="issues", headers={"x-airhook-dry-run": "1"})
+    response, _ = call(client, event="issues", headers={"x-airhook-dry-run": "1", **OPERATOR})
     assert [r["matched"] for r in response.body["routes"]] == [False, False]
     assert "not in" in response.body["routes"][0]["reason"]
 
@@ -216,9 +223,10 @@ def test_dry_run_explains_and_triggers_nothing() -> None:
 def test_dry_run_by_query_parameter() -> None:
     client = ScriptedClient()
     logged: list[dict[str, Any]] = []
-    receiver = Receiver(CONFIG, client, log=lambda severity, message, **f: logged.append(f))  # type: ignore[arg-type]
+    receiver = Receiver(CONFIG, client, log=lambda severity, message, **f: logged.append(f),  # type: ignore[arg-type]
+                        operator_token=OPERATOR_TOKEN)
     headers = {"content-type": "application/json", "x-github-event": "push",
-               "x-hub-signature-256": sign(SECRET.encode(), BODY)}
+               "x-hub-signature-256": sign(SECRET.encode(), BODY), **OPERATOR}
     response = receiver.handle("POST", "/github", headers, lambda limit: BODY, query="dry_run=true")
     assert response.body["dry_run"] is True and client.triggers == []
     response = receiver.handle("POST", "/github", headers, lambda limit: BODY, query="dry_run=0")
@@ -226,5 +234,121 @@ def test_dry_run_by_query_parameter() -> None:
 
 
 def test_dry_run_still_needs_a_signature() -> None:
-    response, _ = call(ScriptedClient(), signature="sha256=" + "0" * 64, headers={"x-airhook-dry-run": "1"})
+    response, _ = call(ScriptedClient(), signature="sha256=" + "0" * 64,
+                       headers={"x-airhook-dry-run": "1", **OPERATOR})
     assert response.status == 401
+
+
+# ------------------------------------------------------------------------ dry runs are for operators (12.7)
+
+FORBIDDEN = {"error": "dry_run_forbidden", "message": "a dry run needs the operator token", "delivery_id": "d-1"}
+
+
+@pytest.mark.parametrize("operator_token, headers, query, reason", [
+    # A captured, validly signed request replayed with the switch: refused, nothing triggered.
+    (OPERATOR_TOKEN, {"x-airhook-dry-run": "1"}, "", "without the operator token"),
+    (OPERATOR_TOKEN, {}, "dry_run=1", "without the operator token"),
+    (OPERATOR_TOKEN, {"x-airhook-dry-run": "1", "x-airhook-operator-token": OPERATOR_TOKEN[:-1]}, "",
+     "with a wrong operator token"),
+    (OPERATOR_TOKEN, {"x-airhook-dry-run": "1", "x-airhook-operator-token": OPERATOR_TOKEN + "x"}, "",
+     "with a wrong operator token"),
+    (OPERATOR_TOKEN, {"x-airhook-dry-run": "1", "x-airhook-operator-token": "\udcff\u00e9"}, "",
+     "with a wrong operator token"),
+    # No token configured for the deployment: no dry runs at all, whatever is presented.
+    (None, {"x-airhook-dry-run": "1", **OPERATOR}, "", "no operator token is configured"),
+    (None, {"x-airhook-dry-run": "1", "x-airhook-operator-token": ""}, "", "no operator token is configured"),
+])
+def test_dry_run_without_the_operator_token_is_refused(operator_token: str | None, headers: dict[str, str],
+                                                       query: str, reason: str) -> None:
+    client = ScriptedClient()
+    logged: list[dict[str, Any]] = []
+    receiver = Receiver(CONFIG, client, log=lambda severity, message, **f: logged.append(f),  # type: ignore[arg-type]
+                        operator_token=operator_token)
+    h = {"content-type": "application/json", "x-github-event": "push", "x-github-delivery": "d-1",
+         "x-hub-signature-256": sign(SECRET.encode(), BODY), **headers}
+    response = receiver.handle("POST", "/github", h, lambda limit: BODY, query=query)
+    assert (response.status, response.body) == (403, FORBIDDEN)
+    assert client.triggers == [] and "routes" not in response.body
+    assert reason in logged[0]["reason"] and OPERATOR_TOKEN not in json.dumps(logged)
+
+
+def test_without_the_switch_the_token_changes_nothing() -> None:
+    client = ScriptedClient()
+    response, _ = call(client, headers=OPERATOR)
+    assert response.status == 200 and "dry_run" not in response.body and len(client.triggers) == 2
+
+
+@pytest.mark.parametrize("environ, token", [
+    ({}, None), ({"AIRHOOK_OPERATOR_TOKEN": ""}, None),
+    ({"AIRHOOK_OPERATOR_TOKEN": "x" * 16}, "x" * 16),
+])
+def test_operator_token_from_the_environment(environ: dict[str, str], token: str | None) -> None:
+    from airhook.http import operator_token
+    assert operator_token(environ) == token
+
+
+def test_a_short_operator_token_stops_the_instance() -> None:
+    from airhook.errors import ConfigError
+    from airhook.http import operator_token
+    with pytest.raises(ConfigError, match="AIRHOOK_OPERATOR_TOKEN: at least 16 characters"):
+        operator_token({"AIRHOOK_OPERATOR_TOKEN": "short"})
+
+
+# ------------------------------------------------------------------------ what responses reveal (11.5)
+
+MINIMAL = config.parse({**{k: v for k, v in CONFIG_DOCUMENT.items()},
+                        "sources": {"github": {**CONFIG_DOCUMENT["sources"]["github"], "response": "minimal"}}}, {})
+
+
+@pytest.mark.parametrize("answers, status, body", [
+    ([Outcome("queued", 200), Outcome("queued", 200)], 200, {"delivery_id": "d-1", "outcome": "queued"}),
+    ([Outcome("duplicate", 409), Outcome("duplicate", 409)], 200, {"delivery_id": "d-1", "outcome": "duplicate"}),
+    ([DagNotFound("no dag")], 502, {"error": "dag_not_found", "message": "the route's DAG does not exist in Airflow",
+                                    "delivery_id": "d-1"}),
+    ([AirflowUnavailable("refused")], 503, {"error": "airflow_unavailable",
+                                            "message": "Airflow is unavailable; retry later", "delivery_id": "d-1"}),
+])
+def test_minimal_responses_hold_the_delivery_id_and_the_outcome(answers: list[Any], status: int,
+                                                                body: dict[str, Any]) -> None:
+    client = ScriptedClient(*answers)
+    response, logged = call(client, config=MINIMAL)
+    assert (response.status, response.body) == (status, body)
+    assert "deploy" not in json.dumps(response.body)
+    if status == 200:  # the log still has everything
+        assert logged[0]["dag_run_ids"] == ["airhook__github__deploy__d-1", "airhook__github__audit__d-1"]
+
+
+def test_minimal_no_route_and_rejections() -> None:
+    response, _ = call(ScriptedClient(), config=MINIMAL, event="issues")
+    assert response.body == {"delivery_id": "d-1", "outcome": "no_route"}
+    response, _ = call(ScriptedClient(), config=MINIMAL, signature="sha256=" + "0" * 64)
+    assert (response.status, response.body) == (401, UNAUTHORIZED)
+
+
+def test_minimal_keeps_handshakes_and_operator_dry_runs() -> None:
+    response, _ = call(ScriptedClient(), config=MINIMAL, event="ping", body=payload("ping"))
+    assert response.body["message"] == "pong"
+    response, _ = call(ScriptedClient(), config=MINIMAL, headers={"x-airhook-dry-run": "1", **OPERATOR})
+    assert response.body["dry_run"] is True and response.body["routes"]
+
+
+@pytest.mark.parametrize("value", ["none", "", 1, None, ["minimal"]])
+def test_response_option_is_checked(value: Any) -> None:
+    from airhook.errors import ConfigError
+    document = {**CONFIG_DOCUMENT, "sources": {"github": {**CONFIG_DOCUMENT["sources"]["github"], "response": value}}}
+    with pytest.raises(ConfigError, match=r"sources\.github\.response: expected one of full, minimal"):
+        config.parse(document, {})
+
+
+def test_full_is_the_default() -> None:
+    assert CONFIG.disclosure("github") == "full"
+
+
+def test_routes_never_see_the_operator_token() -> None:
+    document = {**CONFIG_DOCUMENT, "routes": [
+        {"name": "echo", "source": "github", "dag_id": "echo", "conf": {"headers": "headers"}}]}
+    client = ScriptedClient()
+    response, _ = call(client, config=config.parse(document, {}), headers={"x-airhook-dry-run": "1", **OPERATOR})
+    assert response.status == 200 and OPERATOR_TOKEN not in json.dumps(response.body)
+    call(client, config=config.parse(document, {}), headers=OPERATOR)
+    assert OPERATOR_TOKEN not in json.dumps(client.triggers[0].conf)
