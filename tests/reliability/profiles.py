@@ -241,7 +241,9 @@ def _jira(p: Profile, m: Material) -> Request:
 
 
 def _shopify(p: Profile, m: Material) -> Request:
-    body = m.body if m.body is not None else _json({"id": 820982911946154508, "canary": m.canary})
+    # Shopify signs no id: airhook keys the delivery on topic + body, so each delivery's body differs.
+    body = m.body if m.body is not None else _json({"id": 820982911946154508, "canary": m.canary,
+                                                    "admin_graphql_api_id": m.ident})
     return _request(p, m, body, {"x-shopify-hmac-sha256": _b64(_text(m.secret), body),
                                  "x-shopify-topic": "orders/create", "x-shopify-webhook-id": m.ident})
 

@@ -23,7 +23,8 @@ from .servers import airhook_server, scan
 
 SUITE = "3 load"
 M, R, C = figures.pick((60, 2, 8), (1500, 2, 16))
-NAMES = ("r-github", "r-stripe", "r-slack", "r-standard-webhooks", "r-shopify", "r-pagerduty", "r-token")
+# Types whose run id ends in the ident the harness chose (Shopify's and Twilio's are body hashes).
+NAMES = ("r-github", "r-stripe", "r-slack", "r-standard-webhooks", "r-bitbucket", "r-pagerduty", "r-token")
 
 
 def expected_run_id(name: str, ident: str) -> str:
