@@ -242,6 +242,34 @@ def scrub(text: str, used: Mapping[str, str]) -> str:
     return text
 
 
+_LOCATION_PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\](?: \([^)]*\))?")
+
+
+def _name_variables(detail: str, raw: Mapping[str, Any]) -> str:
+    """``detail`` plus the variable(s) its key came from, when the error does not name one:
+    ``airflow.api: expected one of v1, v2, auto (from ${AIRFLOW_API})``."""
+    if "${" in detail:
+        return detail
+    location, colon, _ = detail.partition(": ")
+    node: Any = raw
+    position = 0
+    while colon and position < len(location):
+        match = _LOCATION_PART.match(location, position)
+        if match is None:
+            return detail
+        name, index = match.group(1), match.group(2)
+        if name is not None and isinstance(node, dict) and name in node:
+            node = node[name]
+        elif index is not None and isinstance(node, list) and int(index) < len(node):
+            node = node[int(index)]
+        else:
+            return detail
+        position = match.end()
+    names = [m.group(0) for m in _VARIABLE.finditer(node)] if colon and isinstance(node, str) else []
+    names = [n for n in names if n != "$${"]
+    return f"{detail} (from {', '.join(names)})" if names else detail
+
+
 def mask_variables(text: str) -> tuple[str, list[str]]:
     """Hide every ``${...}`` behind a plain token before YAML parses the text, so that
     ``auth: {type: basic, password: ${PASSWORD}}`` is valid YAML (braces are flow syntax) and a
@@ -568,13 +596,16 @@ def parse(document: Any, environ: Mapping[str, str], path: str = "") -> Config:
     # The other role's section is neither substituted nor built: its variables need not be set,
     # and this instance never holds its secrets.
     skipped = {"receive": "airflow", "deliver": "sources"}.get(role)
-    used: dict[str, str] = {}
+    raw = document
     kept = {key: value for key, value in document.items() if key != skipped}
+    if role == "receive" and isinstance(kept.get("delivery"), dict):
+        kept["delivery"] = {k: v for k, v in kept["delivery"].items() if k != "push"}  # deliver's
+    used: dict[str, str] = {}
     document = {**document, **substitute(kept, environ, used)}
     try:
         return _validate(document, role, path)
     except ConfigError as exc:
-        raise ConfigError(scrub(exc.detail, used)) from None
+        raise ConfigError(_name_variables(scrub(exc.detail, used), raw)) from None
 
 
 def _validate(document: Mapping[str, Any], role: str, path: str) -> Config:
