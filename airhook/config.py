@@ -524,10 +524,6 @@ def _delivery(raw: Any, role: str = "all") -> DeliveryConfig:
         keys = _signing_keys(raw, where)
         if role in ("all", "deliver"):
             push = _push(raw.get("push"), f"{where}.push")
-    else:
-        for key in ("signing_keys", "push"):
-            if raw.get(key) is not None:
-                raise ConfigError(f"{where}.{key}: only used with mode: queue")
     return DeliveryConfig(
         mode=mode, topic=topics["topic"], dead_letter_topic=topics["dead_letter_topic"],
         publish_timeout=_number(raw, "publish_timeout", where, 5.0, 0, 60, duration=True),

@@ -23,24 +23,14 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-import datetime as dt
-
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-from google.auth import crypt, jwt
 
 from airhook.delivery import Delivery
 from airhook.envelope import SIGNATURE_ATTRIBUTE, Envelope, rfc3339
@@ -48,6 +38,7 @@ from airhook.envelope import sign as sign_message
 from airhook.routing import Trigger
 from airhook.senders.github import sign
 from tests.conftest import payload
+from tests.pubsub_push import PUSH_ACCOUNT, PUSH_AUDIENCE, SIGNING_KEY, PushIdentity, PushProxy
 from tools.function_server import FunctionServer
 from tools.local_airflow import AirflowServer
 from tools.pubsub_emulator import PubSubEmulator
@@ -60,9 +51,6 @@ RELEASE = payload("release", "published.payload.json")
 #: The emulator redelivers a failed push about once a second (no retryPolicy): deliver is told a
 #: shorter minimum so its renewal stays well clear of the dead-letter policy's 10 attempts.
 MAX_ATTEMPTS = 10
-SIGNING_KEY = "queue-signing-key-" + "x" * 32
-PUSH_AUDIENCE = "https://europe-west1-airhook-test.cloudfunctions.net/airhook-deliver"
-PUSH_ACCOUNT = "airhook-push@airhook-test.iam.gserviceaccount.com"
 
 CONFIG = """
 airflow:
@@ -103,93 +91,20 @@ delivery:
 # ------------------------------------------------------------------------------------ harness
 
 
-class PushIdentity:
-    """Google's side of a push subscription's ``oidcToken``, on loopback: a key, its certificate
-    served the way https://www.googleapis.com/oauth2/v1/certs serves Google's, and ID tokens for
-    the push service account."""
-
-    def __init__(self) -> None:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test.example")])
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                .serial_number(1).not_valid_before(dt.datetime(2020, 1, 1))
-                .not_valid_after(dt.datetime(2040, 1, 1)).sign(key, hashes.SHA256()))
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-        self.signer = crypt.RSASigner.from_string(pem, key_id="push-1")
-        certs = json.dumps({"push-1": cert.public_bytes(serialization.Encoding.PEM).decode()}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Cache-Control", "public, max-age=3600")
-                self.send_header("Content-Length", str(len(certs)))
-                self.end_headers()
-                self.wfile.write(certs)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.certs_url = f"http://127.0.0.1:{self._server.server_address[1]}/oauth2/v1/certs"
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def authorization(self, **changes: Any) -> str:
-        now = int(time.time())
-        claims = {"iss": "https://accounts.google.com", "aud": PUSH_AUDIENCE, "email": PUSH_ACCOUNT,
-                  "email_verified": True, "sub": "1", "iat": now, "exp": now + 3600, **changes}
-        return "Bearer " + jwt.encode(self.signer, claims).decode()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-class AckLosingProxy:
+class AckLosingProxy(PushProxy):
     """Sits between the push subscription and ``deliver``, adding the push's OIDC token as Pub/Sub
     does. For the delivery ids in ``lose`` it answers 500 to the first push of each message *after*
     deliver has handled it: the run exists, but Pub/Sub believes the push failed and redelivers the
     message, as when an ack is lost."""
 
     def __init__(self, target: str, identity: PushIdentity) -> None:
-        self.target = target
-        self.identity = identity
         self.lose: set[str] = set()
         self.pushes: Counter[str] = Counter()  # per delivery id
         self.lost: set[str] = set()  # message ids whose first answer was replaced
         self._lock = threading.Lock()
-        proxy = self
+        super().__init__(target, identity, self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status = proxy.forward(body, self.headers.get("Content-Type", "application/json"))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def forward(self, body: bytes, content_type: str) -> int:
-        request = urllib.request.Request(self.target, data=body, method="POST", headers={
-            "Content-Type": content_type, "Authorization": self.identity.authorization()})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-        except OSError:
-            return 502
+    def _answer(self, body: bytes, status: int) -> int:
         message = json.loads(body).get("message", {})
         delivery_id = message.get("attributes", {}).get("airhook_delivery_id", "")
         with self._lock:
@@ -199,10 +114,6 @@ class AckLosingProxy:
                 self.lost.add(message.get("messageId"))
                 return 500
         return status
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 class Stack:

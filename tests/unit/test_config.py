@@ -258,9 +258,10 @@ def test_invalid_roles_and_queue_security(role: str, env: dict[str, Any], delive
         config.parse(document, environ)
 
 
-def test_signing_and_push_are_only_for_queue_mode() -> None:
-    with pytest.raises(ConfigError, match="delivery.signing_keys: only used with mode: queue"):
-        config.parse({**BASE, "delivery": {"signing_keys": [KEY]}}, ENV)
+def test_signing_and_push_are_ignored_in_direct_mode() -> None:
+    """One routes file may serve both modes (bench/durable.py switches with ${MODE})."""
+    loaded = config.parse({**BASE, "delivery": {"signing_keys": ["short"], "push": {}}}, ENV).delivery
+    assert (loaded.signing_keys, loaded.push) == ((), None)
 
 
 def test_a_previous_key_verifies_during_a_rotation() -> None:
