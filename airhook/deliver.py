@@ -211,7 +211,14 @@ class Deliverer:
             raw = json.dumps(data, default=str)[:1_000_000].encode("utf-8")
             started = time.monotonic()
             record: dict[str, Any] = {"message_id": event_id}
-            verdict = self._dead_letter(Pushed(event_id, raw), "malformed_event", str(exc), None, record)
+            code, reason = "malformed_event", str(exc)
+            try:
+                self._authenticate(Pushed(event_id, b"", authorization=authorization), self.clock())
+            except VerificationUnavailable:
+                pass  # it is dead-lettered either way; the shape is the surer reason
+            except VerificationError as refused:
+                code, reason = "unauthenticated_push", refused.detail  # say who sent it first
+            verdict = self._dead_letter(Pushed(event_id, raw), code, reason, None, record)
             self._log(verdict, record, started)
             return verdict
         return self.handle(pushed)

@@ -530,12 +530,14 @@ def test_pushed_from_the_converted_raw_push_and_from_eventarc() -> None:
 def test_an_event_without_a_message_is_dead_lettered_as_it_came() -> None:
     pubsub = FakePubSub()
     logged: list[dict[str, Any]] = []
-    deliverer = Deliverer(CONFIG, ScriptedAirflow(Outcome("queued", 200)), pubsub, certs=google_certs(),  # type: ignore[arg-type]
+    deliverer = Deliverer(CONFIG, ScriptedAirflow(Outcome("queued", 200)), pubsub, certs=google_certs(), clock=lambda: NOW,  # type: ignore[arg-type]
                           log=lambda severity, message, **f: logged.append(f))
-    assert deliverer.handle_event({"unexpected": True}, event_id="e-1") == Verdict(True, "dead_lettered")
-    [(_, [letter])] = pubsub.published
+    assert deliverer.handle_event({"unexpected": True}, event_id="e-1", authorization=TOKEN) == Verdict(True, "dead_lettered")
+    assert deliverer.handle_event({"unexpected": True}, event_id="e-2") == Verdict(True, "dead_lettered")
+    [(_, [letter]), (_, [anonymous])] = pubsub.published
     assert json.loads(letter.data) == {"unexpected": True}
     assert letter.attributes["airhook_error"] == "malformed_event"
+    assert anonymous.attributes["airhook_error"] == "unauthenticated_push"
 
 
 def test_deliver_event_answers_503_to_retry_and_reads_the_delivery_attempt() -> None:
