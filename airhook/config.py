@@ -2,7 +2,13 @@
 
 Every ``${NAME}`` in a string is replaced from the environment (how Secret Manager values arrive
 on Cloud Functions); ``${NAME:-default}`` supplies a default, and ``$${`` is a literal ``${``.
-A missing variable is a startup error that names it.
+A missing variable is a startup error that names it, and no error ever repeats a value that came
+from a variable (it may be a secret): it names the key and the variable instead.
+
+``AIRHOOK_ROLE`` (``all``, the default; ``receive``; ``deliver``) says which function of a queue-mode
+deployment this instance is, so that each reads, and needs, only its own secrets: ``receive`` never
+substitutes the ``airflow`` section (Airflow's credentials), ``deliver`` never the ``sources``
+section (the webhook secrets).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 import yaml
 
@@ -20,23 +26,28 @@ from .errors import ConfigError
 from .expressions import Expression, compile_expression
 from .responses import DEFAULT_DISCLOSURE, Disclosure, disclosure_option
 from .senders import Source, build_source
+from .senders.common import strings_option
+from .senders.google_oidc import GOOGLE_CERTS_URL
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 AUTH_TYPES = ("basic", "airflow-jwt", "bearer", "google", "mwaa", "none")
 API_VERSIONS = ("v1", "v2", "auto")
 
-# Airflow's own patterns: run ids (airflow.models.dagrun) and DAG ids (KEY_REGEX).
-RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+-]+$")
-DAG_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
+# Airflow's own patterns: run ids (airflow.models.dagrun) and DAG ids (KEY_REGEX), minus ids made
+# of dots only: both go into URL paths (/dags/{dag_id}/dagRuns/{run_id}), where ``.`` and ``..``
+# are path segments that name another resource, not an id.
+# ``\Z``, not ``$``: ``$`` also matches before a trailing newline.
+RUN_ID_PATTERN = re.compile(r"^(?!\.+\Z)[A-Za-z0-9_.~:+-]+\Z")
+DAG_ID_PATTERN = re.compile(r"^(?!\.+\Z)[A-Za-z0-9_.-]{1,250}\Z")
 # Names appear in URL paths and run ids.
-SOURCE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-ROUTE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+-]{1,64}$")
+SOURCE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+ROUTE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+-]{1,64}\Z")
 # Targets: a Cloud Composer environment's resource name; MWAA's environment names (its API model)
 # and AWS region names.
-COMPOSER_ENVIRONMENT_PATTERN = re.compile(r"^projects/[^/\s]+/locations/[^/\s]+/environments/[^/\s]+$")
+COMPOSER_ENVIRONMENT_PATTERN = re.compile(r"^projects/[^/\s]+/locations/[^/\s]+/environments/[^/\s]+\Z")
 DEFAULT_COMPOSER_ENDPOINT = "https://composer.googleapis.com"
-MWAA_NAME_PATTERN = re.compile(r"^[A-Za-z][0-9A-Za-z_-]{0,79}$")
-AWS_REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+MWAA_NAME_PATTERN = re.compile(r"^[A-Za-z][0-9A-Za-z_-]{0,79}\Z")
+AWS_REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+\Z")
 
 #: Seconds a delivery may spend reaching Airflow, retries included: under each sender's own
 #: timeout (GitHub waits 10 s, Slack 3 s, Shopify 5 s, Stripe and Standard Webhooks 15-30 s), so
@@ -100,6 +111,20 @@ class Route:
 
 
 @dataclass(frozen=True)
+class PushAuth:
+    """``delivery.push``: who may push to ``deliver``. Pub/Sub push subscriptions send
+    ``Authorization: Bearer <Google-signed ID token>`` for their ``oidcToken.serviceAccountEmail``
+    with ``oidcToken.audience`` (https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions);
+    ``deliver`` checks both in code, whatever the service's IAM lets through."""
+
+    audiences: tuple[str, ...]
+    service_accounts: frozenset[str]
+    #: Google's certificates; tests serve their own on loopback
+    certs_url: str = GOOGLE_CERTS_URL
+    clock_skew: int = 10
+
+
+@dataclass(frozen=True)
 class DeliveryConfig:
     """``delivery``: how a routed delivery reaches Airflow (docs/durable-mode.md).
 
@@ -120,6 +145,11 @@ class DeliveryConfig:
     #: ``deliver`` republishes a failing message before Pub/Sub would dead-letter it
     max_delivery_attempts: int = 5
     minimum_backoff: float = 10.0
+    #: queue mode: HMAC keys for the messages ``receive`` publishes; the first signs, any
+    #: verifies (rotation). Only ``receive``, ``deliver`` and ``redrive`` hold them.
+    signing_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    #: queue mode, ``deliver``: the push's OIDC token must match this
+    push: PushAuth | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +163,8 @@ class Config:
     delivery: DeliveryConfig = DeliveryConfig()
     #: per source: how much its answers reveal (``response:``, airhook/responses.py)
     disclosures: Mapping[str, Disclosure] = field(default_factory=dict)
+    #: ``AIRHOOK_ROLE``: ``all``, ``receive`` (no Airflow section) or ``deliver`` (no sources)
+    role: str = "all"
 
     def deadline(self, source: str) -> float:
         return self.deadlines.get(source, FALLBACK_DEADLINE)
@@ -160,8 +192,10 @@ def expand(text: str, environ: Mapping[str, str], unset: Callable[[str], str]) -
     return _VARIABLE.sub(replace, text)
 
 
-def substitute(document: Any, environ: Mapping[str, str]) -> Any:
-    """Replace ``${NAME}`` in every string of ``document``.
+def substitute(document: Any, environ: Mapping[str, str],
+               used: dict[str, str] | None = None) -> Any:
+    """Replace ``${NAME}`` in every string of ``document``; ``used`` (if given) collects each
+    variable's value by name, so that errors can be scrubbed of them (:func:`scrub`).
 
     Raises:
         ConfigError: naming every variable that is missing.
@@ -172,8 +206,15 @@ def substitute(document: Any, environ: Mapping[str, str]) -> Any:
         missing.append(name)
         return ""
 
+    def seen(match: re.Match[str]) -> None:
+        name = match.group(1)
+        if used is not None and name is not None and name in environ:
+            used[name] = environ[name]
+
     def walk(node: Any) -> Any:
         if isinstance(node, str):
+            for match in _VARIABLE.finditer(node):
+                seen(match)
             return expand(node, environ, unset)
         if isinstance(node, list):
             return [walk(item) for item in node]
@@ -186,6 +227,53 @@ def substitute(document: Any, environ: Mapping[str, str]) -> Any:
         names = ", ".join(sorted(set(missing)))
         raise ConfigError(f"environment variable(s) not set: {names}")
     return result
+
+
+#: Values this short are scrubbed only where an error quotes them (``'v2'``): replacing every
+#: occurrence of ``8`` or ``v2`` in a message would garble it, and such values are no secrets.
+_SHORT = 4
+
+
+def scrub(text: str, used: Mapping[str, str]) -> str:
+    """``text`` with every value that came from a variable replaced by ``${NAME}``: a config
+    error names the key and the variable, never what the variable holds (it may be a secret)."""
+    for name, value in sorted(used.items(), key=lambda item: -len(item[1])):
+        if not value:
+            continue
+        if len(value) >= _SHORT:
+            text = text.replace(value, f"${{{name}}}")
+        else:
+            for quoted in (repr(value), f'"{value}"'):
+                text = text.replace(quoted, f"'${{{name}}}'")
+    return text
+
+
+_LOCATION_PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\](?: \([^)]*\))?")
+
+
+def _name_variables(detail: str, raw: Mapping[str, Any]) -> str:
+    """``detail`` plus the variable(s) its key came from, when the error does not name one:
+    ``airflow.api: expected one of v1, v2, auto (from ${AIRFLOW_API})``."""
+    if "${" in detail:
+        return detail
+    location, colon, _ = detail.partition(": ")
+    node: Any = raw
+    position = 0
+    while colon and position < len(location):
+        match = _LOCATION_PART.match(location, position)
+        if match is None:
+            return detail
+        name, index = match.group(1), match.group(2)
+        if name is not None and isinstance(node, dict) and name in node:
+            node = node[name]
+        elif index is not None and isinstance(node, list) and int(index) < len(node):
+            node = node[int(index)]
+        else:
+            return detail
+        position = match.end()
+    names = [m.group(0) for m in _VARIABLE.finditer(node)] if colon and isinstance(node, str) else []
+    names = [n for n in names if n != "$${"]
+    return f"{detail} (from {', '.join(names)})" if names else detail
 
 
 def mask_variables(text: str) -> tuple[str, list[str]]:
@@ -347,7 +435,7 @@ def _sources(raw: Any) -> tuple[Mapping[str, Source], Mapping[str, float], Mappi
     return MappingProxyType(sources), MappingProxyType(deadlines), MappingProxyType(disclosures)
 
 
-def _route(raw: Any, index: int, sources: Mapping[str, Source]) -> Route:
+def _route(raw: Any, index: int, sources: Collection[str]) -> Route:
     where = f"routes[{index}]"
     raw = _mapping(raw, where)
     name = raw.get("name")
@@ -397,8 +485,10 @@ def _route(raw: Any, index: int, sources: Mapping[str, Source]) -> Route:
 
 
 DELIVERY_MODES = ("direct", "queue")
+ROLES = ("all", "receive", "deliver")
+ROLE_VARIABLE = "AIRHOOK_ROLE"
 # projects/P/topics/T: Pub/Sub's topic names are 3-255 characters and start with a letter.
-TOPIC_PATTERN = re.compile(r"^projects/[^/\s]+/topics/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")
+TOPIC_PATTERN = re.compile(r"^projects/[^/\s]+/topics/[A-Za-z][A-Za-z0-9._~+%-]{2,254}\Z")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*s?\s*$")
 
 
@@ -416,13 +506,13 @@ def _number(raw: Mapping[str, Any], key: str, where: str, default: float, low: f
     return float(value)
 
 
-def _delivery(raw: Any) -> DeliveryConfig:
+def _delivery(raw: Any, role: str = "all") -> DeliveryConfig:
     where = "delivery"
     if raw is None:
         return DeliveryConfig()
     raw = _mapping(raw, where)
     _check_keys(raw, ("mode", "topic", "dead_letter_topic", "publish_timeout", "retry_hours",
-                      "max_delivery_attempts", "minimum_backoff"), where)
+                      "max_delivery_attempts", "minimum_backoff", "signing_keys", "push"), where)
     mode = raw.get("mode", "direct")
     if mode not in DELIVERY_MODES:
         raise ConfigError(f"{where}.mode: expected one of {', '.join(DELIVERY_MODES)}")
@@ -437,12 +527,60 @@ def _delivery(raw: Any) -> DeliveryConfig:
     attempts = _number(raw, "max_delivery_attempts", where, 5, 4, 100)
     if attempts != int(attempts):
         raise ConfigError(f"{where}.max_delivery_attempts: expected a whole number from 5 to 100")
+    keys: tuple[bytes, ...] = ()
+    push: PushAuth | None = None
+    if mode == "queue":
+        keys = _signing_keys(raw, where)
+        if role in ("all", "deliver"):
+            push = _push(raw.get("push"), f"{where}.push")
     return DeliveryConfig(
         mode=mode, topic=topics["topic"], dead_letter_topic=topics["dead_letter_topic"],
         publish_timeout=_number(raw, "publish_timeout", where, 5.0, 0, 60, duration=True),
         retry_hours=_number(raw, "retry_hours", where, 72.0, 0, 24 * 365),
         max_delivery_attempts=int(attempts),
-        minimum_backoff=_number(raw, "minimum_backoff", where, 10.0, 0, 600, duration=True))
+        minimum_backoff=_number(raw, "minimum_backoff", where, 10.0, 0, 600, duration=True),
+        signing_keys=keys, push=push)
+
+
+#: A message-signing key is a random secret, not a password: at least 32 bytes
+#: (``openssl rand -base64 32`` gives 44 characters).
+MIN_SIGNING_KEY_BYTES = 32
+
+
+def _signing_keys(raw: Mapping[str, Any], where: str) -> tuple[bytes, ...]:
+    """The keys, as webhook secrets rotate: ``["${KEY}", "${KEY_PREVIOUS:-}"]``; empty ones are
+    dropped, at least one must remain, and each is long enough not to be guessed."""
+    value = raw.get("signing_keys")
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}.signing_keys: required in queue mode: a list of keys (the first "
+                          "signs, any verifies), e.g. [\"${AIRHOOK_SIGNING_KEY}\"]")
+    keys = tuple(v.encode("utf-8") for v in value if v)
+    if not keys:
+        raise ConfigError(f"{where}.signing_keys: at least one non-empty key is required")
+    if any(len(k) < MIN_SIGNING_KEY_BYTES for k in keys):
+        raise ConfigError(f"{where}.signing_keys: each key needs at least {MIN_SIGNING_KEY_BYTES} "
+                          "bytes (openssl rand -base64 32)")
+    return keys
+
+
+def _push(raw: Any, where: str) -> PushAuth:
+    from .senders.google_oidc import _certs_url  # the google-oidc sender's rule: https, or loopback
+
+    if raw is None:
+        raise ConfigError(f"{where}: required where deliver runs in queue mode: "
+                          "{audience: ..., service_accounts: [...]} of the push subscription's OIDC token")
+    raw = _mapping(raw, where)
+    _check_keys(raw, ("audience", "service_accounts", "certs_url", "clock_skew"), where)
+    skew = raw.get("clock_skew", 10)
+    if isinstance(skew, str) and skew.isdigit():
+        skew = int(skew)
+    if isinstance(skew, bool) or not isinstance(skew, int) or not 0 <= skew <= 300:
+        raise ConfigError(f"{where}.clock_skew: expected seconds from 0 to 300")
+    return PushAuth(audiences=strings_option(raw, "audience", where),
+                    service_accounts=frozenset(e.lower() for e in strings_option(raw, "service_accounts", where)),
+                    certs_url=_certs_url(raw, where), clock_skew=skew)
 
 
 def parse(document: Any, environ: Mapping[str, str], path: str = "") -> Config:
@@ -457,20 +595,50 @@ def parse(document: Any, environ: Mapping[str, str], path: str = "") -> Config:
     for section in ("airflow", "sources", "routes"):
         if section not in document:
             raise ConfigError(f"missing section '{section}'")
-    document = substitute(document, environ)
-    airflow = _airflow(document["airflow"])
-    sources, deadlines, disclosures = _sources(document["sources"])
+    role = environ.get(ROLE_VARIABLE) or "all"
+    if role not in ROLES:
+        raise ConfigError(f"{ROLE_VARIABLE}: expected one of {', '.join(ROLES)}")
+    # The other role's section is neither substituted nor built: its variables need not be set,
+    # and this instance never holds its secrets.
+    skipped = {"receive": "airflow", "deliver": "sources"}.get(role)
+    raw = document
+    kept = {key: value for key, value in document.items() if key != skipped}
+    if role == "receive" and isinstance(kept.get("delivery"), dict):
+        kept["delivery"] = {k: v for k, v in kept["delivery"].items() if k != "push"}  # deliver's
+    used: dict[str, str] = {}
+    document = {**document, **substitute(kept, environ, used)}
+    try:
+        return _validate(document, role, path)
+    except ConfigError as exc:
+        raise ConfigError(_name_variables(scrub(exc.detail, used), raw)) from None
+
+
+def _validate(document: Mapping[str, Any], role: str, path: str) -> Config:
+    delivery = _delivery(document.get("delivery"), role)
+    if role != "all" and delivery.mode != "queue":
+        raise ConfigError(f"{ROLE_VARIABLE}={role}: only for delivery.mode: queue (in direct mode "
+                          "one function receives and triggers)")
+    airflow = AirflowConfig() if role == "receive" else _airflow(document["airflow"])
+    if role == "deliver":
+        # Routes name their source; deliver checks a message's (route, DAG) pair, never a signature.
+        names = _mapping(document["sources"], "sources")
+        sources: Mapping[str, Source] = MappingProxyType({})
+        deadlines: Mapping[str, float] = MappingProxyType({})
+        disclosures: Mapping[str, Disclosure] = MappingProxyType({})
+    else:
+        sources, deadlines, disclosures = _sources(document["sources"])
+        names = dict(sources)
     routes_raw = document["routes"]
     if not isinstance(routes_raw, list):
         raise ConfigError("routes: expected a list")
-    routes = tuple(_route(raw, i, sources) for i, raw in enumerate(routes_raw))
+    routes = tuple(_route(raw, i, names) for i, raw in enumerate(routes_raw))
     seen: set[str] = set()
     for route in routes:
         if route.name in seen:
             raise ConfigError(f"routes: duplicate route name {route.name!r}")
         seen.add(route.name)
     return Config(airflow=airflow, sources=sources, routes=routes, path=path, deadlines=deadlines,
-                  delivery=_delivery(document.get("delivery")), disclosures=disclosures)
+                  delivery=delivery, role=role, disclosures=disclosures)
 
 
 def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:

@@ -1,6 +1,13 @@
 """``deliver``: trigger one queued run in Airflow and decide what becomes of its Pub/Sub message.
 
-Every message ends in one of four ways (docs/durable-mode.md):
+Nothing in a push is trusted until checked (docs/durable-mode.md, "Authentication"): the push's
+OIDC token (audience and service account, in code, whatever Cloud Run's IAM let through), the
+data's signature (a key only ``receive``, ``deliver`` and ``redrive`` hold), the envelope's shape,
+its ``accepted_at`` (not in the future: the retry budget counts from it), and its (route, DAG) pair
+against the routes file. A message that fails any check is dead-lettered with the reason and never
+triggers anything.
+
+Every message ends in one of four ways:
 
 - **ack**: Airflow created the run, or already had it (409: a redelivery or a sender's retry).
 - **dead letter, then ack**: Airflow refused this very run for good (unknown DAG or asset, 400,
@@ -27,15 +34,21 @@ from typing import Any, Callable, Mapping
 from . import logs
 from .airflow.client import AirflowClient
 from .config import Config
-from .envelope import Envelope, MalformedEnvelope, parse_timestamp, rfc3339
-from .errors import AirflowError, AirflowServerError, AirflowUnavailable, QueueUnavailable
+from .envelope import Envelope, MalformedEnvelope, parse_timestamp, rfc3339, verify
+from .errors import (AirflowError, AirflowServerError, AirflowUnavailable, BadSignature, ConfigError,
+                     QueueUnavailable, VerificationError, VerificationUnavailable)
 from .pubsub import Message, PubSub, attribute
+from .senders.google_oidc import CertCache, bearer_token, verify_id_token
 
 #: Attributes that describe one failure; a renewal or a redrive drops them. Pub/Sub's own
 #: dead-lettering adds the CloudPubSubDeadLetter* ones.
 FAILURE_ATTRIBUTES = ("airhook_error", "airhook_reason", "airhook_airflow_status",
                       "airhook_dead_lettered_at", "airhook_message_id", "airhook_subscription")
 PUBSUB_DEAD_LETTER_PREFIX = "CloudPubSubDeadLetter"
+#: How far ``receive``'s clock may run ahead of ``deliver``'s. An ``accepted_at`` (or a
+#: ``airhook_redriven_at``) later than this is refused: the retry budget counts from it, so a
+#: future one would make it endless.
+MAX_CLOCK_SKEW = 300.0
 
 
 def permanent(error: AirflowError) -> bool:
@@ -102,10 +115,12 @@ class Pushed:
     #: Pub/Sub's count, when the push carries it (push subscriptions with a dead-letter policy)
     delivery_attempt: int | None = None
     subscription: str | None = None
+    #: the push request's ``Authorization`` header (Pub/Sub's OIDC token)
+    authorization: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_event(cls, data: Any, *, event_id: str = "", event_time: str | None = None,
-                   delivery_attempt: Any = None) -> Pushed:
+                   delivery_attempt: Any = None, authorization: str | None = None) -> Pushed:
         """From a CloudEvent's data, ``{"message": {"data", "attributes", "messageId",
         "publishTime"}, "subscription"}`` (functions-framework's conversion of a raw push, and
         Eventarc's ``google.cloud.pubsub.topic.v1.messagePublished``).
@@ -134,7 +149,8 @@ class Pushed:
             publish_time=published,
             delivery_attempt=delivery_attempt if isinstance(delivery_attempt, int)
             and not isinstance(delivery_attempt, bool) else None,
-            subscription=subscription if isinstance(subscription, str) else None)
+            subscription=subscription if isinstance(subscription, str) else None,
+            authorization=authorization)
 
 
 @dataclass(frozen=True)
@@ -151,7 +167,11 @@ class Deliverer:
 
     def __init__(self, config: Config, client: AirflowClient | None = None,
                  pubsub: PubSub | None = None, *, clock: Callable[[], float] = time.time,
-                 log: Callable[..., None] = logs.emit, breaker: Breaker | None = None) -> None:
+                 log: Callable[..., None] = logs.emit, breaker: Breaker | None = None,
+                 certs: CertCache | None = None) -> None:
+        if config.role == "receive":
+            raise ConfigError("AIRHOOK_ROLE=receive: this instance holds no Airflow credentials and "
+                              "does not deliver")
         self.config = config
         self.delivery = config.delivery
         self.client = client if client is not None else AirflowClient(config.airflow)
@@ -160,6 +180,10 @@ class Deliverer:
         self.log = log
         self._outage_log = logs.Throttle(60.0)
         self.breaker = breaker if breaker is not None else Breaker()
+        push = config.delivery.push
+        self.certs = certs if certs is not None or push is None else CertCache(push.certs_url)
+        #: route name -> route: a message's (route, DAG) pair must be one of these
+        self.routes = {route.name: route for route in config.routes}
 
     # -------------------------------------------------------------------------------- entry
 
@@ -177,28 +201,46 @@ class Deliverer:
         return verdict
 
     def handle_event(self, data: Any, *, event_id: str = "", event_time: str | None = None,
-                     delivery_attempt: Any = None) -> Verdict:
+                     delivery_attempt: Any = None, authorization: str | None = None) -> Verdict:
         """:meth:`handle` for a CloudEvent's data. An event without a Pub/Sub message in it (a
         misconfigured trigger) is dead-lettered as it came, rather than retried forever."""
         try:
             pushed = Pushed.from_event(data, event_id=event_id, event_time=event_time,
-                                       delivery_attempt=delivery_attempt)
+                                       delivery_attempt=delivery_attempt, authorization=authorization)
         except MalformedEnvelope as exc:
             raw = json.dumps(data, default=str)[:1_000_000].encode("utf-8")
             started = time.monotonic()
             record: dict[str, Any] = {"message_id": event_id}
-            verdict = self._dead_letter(Pushed(event_id, raw), "malformed_event", str(exc), None, record)
+            code, reason = "malformed_event", str(exc)
+            try:
+                self._authenticate(Pushed(event_id, b"", authorization=authorization), self.clock())
+            except VerificationUnavailable:
+                pass  # it is dead-lettered either way; the shape is the surer reason
+            except VerificationError as refused:
+                code, reason = "unauthenticated_push", refused.detail  # say who sent it first
+            verdict = self._dead_letter(Pushed(event_id, raw), code, reason, None, record)
             self._log(verdict, record, started)
             return verdict
         return self.handle(pushed)
 
     def _handle(self, pushed: Pushed, record: dict[str, Any]) -> Verdict:
+        now = self.clock()
         try:
+            self._authenticate(pushed, now)
+        except VerificationUnavailable as exc:  # Google's certificates out of reach: an outage
+            record.update(error=exc.code, reason=exc.detail)
+            return Verdict(False, "retry")
+        except VerificationError as exc:
+            return self._dead_letter(pushed, "unauthenticated_push", exc.detail, None, record)
+        try:
+            verify(pushed.data, pushed.attributes, self.delivery.signing_keys)
             envelope = Envelope.from_data(pushed.data)
         except MalformedEnvelope as exc:
-            return self._dead_letter(pushed, "malformed_message", str(exc), None, record)
+            return self._dead_letter(pushed, exc.code, str(exc), None, record)
         record.update(envelope.describe())
-        now = self.clock()
+        refused = self._refusal(envelope, now)
+        if refused is not None:
+            return self._dead_letter(pushed, *refused, None, record)
         try:
             self.breaker.check()
             try:
@@ -221,6 +263,41 @@ class Deliverer:
         record["airflow_status"] = outcome.airflow_status
         return Verdict(True, outcome.status)
 
+    # -------------------------------------------------------------------------------- checks
+
+    def _authenticate(self, pushed: Pushed, now: float) -> None:
+        """The push's ID token: Google-signed, for ``delivery.push.audience``, from one of
+        ``delivery.push.service_accounts``.
+
+        Raises:
+            VerificationError: no token, or one that fails a check.
+            VerificationUnavailable: Google's certificates cannot be fetched.
+        """
+        push = self.delivery.push
+        if push is None or self.certs is None:
+            raise BadSignature("delivery.push is not configured: no push can be authenticated")
+        token = bearer_token(pushed.authorization)
+        if token.endswith(".SIGNATURE_REMOVED_BY_GOOGLE"):
+            # Cloud Run removes the signature of a token its own IAM check consumed.
+            raise BadSignature("the push token's signature was removed by Cloud Run's IAM check: "
+                               "deliver verifies the token itself, so its invoker is not IAM-checked "
+                               "(docs/durable-mode.md, Authentication)")
+        verify_id_token(token, self.certs, push.audiences, push.service_accounts, now, push.clock_skew)
+
+    def _refusal(self, envelope: Envelope, now: float) -> tuple[str, str] | None:
+        """Why a signed envelope must still not run, as (code, reason), or None."""
+        if envelope.accepted_at > now + MAX_CLOCK_SKEW:
+            return ("accepted_in_future",
+                    f"accepted_at is {envelope.accepted_at - now:.0f} s in the future")
+        route = self.routes.get(envelope.route)
+        if route is None:
+            return "unknown_route", f"no route named {envelope.route[:64]!r} in the routes file"
+        if (route.source, route.dag_id, route.asset) != (envelope.source, envelope.dag_id, envelope.asset):
+            target = f"asset {route.asset!r}" if route.asset is not None else f"DAG {route.dag_id!r}"
+            return ("route_mismatch", f"route {route.name!r} is for source {route.source!r} and "
+                    f"{target}, not what the message names")
+        return None
+
     # -------------------------------------------------------------------------------- failures
 
     def _transient(self, pushed: Pushed, envelope: Envelope, error: AirflowError, now: float,
@@ -228,7 +305,7 @@ class Deliverer:
         record["error"] = error.code
         if self._outage_log.allow(error.code):  # the same cause for every message: once a minute
             record["reason"] = error.detail
-        budget_start = max(envelope.accepted_at, _redriven_at(pushed.attributes))
+        budget_start = max(envelope.accepted_at, _redriven_at(pushed.attributes, now))
         if now - budget_start > self.delivery.retry_hours * 3600:
             return self._dead_letter(
                 pushed, "retry_budget_exhausted",
@@ -315,13 +392,15 @@ def _count(attributes: Mapping[str, str], key: str) -> int:
     return int(value) if value.isdigit() else 0
 
 
-def _redriven_at(attributes: Mapping[str, str]) -> float:
+def _redriven_at(attributes: Mapping[str, str], now: float) -> float:
     """When ``redrive`` last republished the message (0 if never): a redriven run gets a whole
-    new retry budget, or one more failure would send it straight back."""
+    new retry budget, or one more failure would send it straight back. A time in the future is
+    ignored: the attribute is not signed, and it would make the budget endless."""
     try:
-        return parse_timestamp(attributes["airhook_redriven_at"])
+        redriven = parse_timestamp(attributes["airhook_redriven_at"])
     except (KeyError, ValueError):
         return 0.0
+    return redriven if redriven <= now + MAX_CLOCK_SKEW else 0.0
 
 
 

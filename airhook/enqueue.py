@@ -23,7 +23,10 @@ class Enqueuer:
                  clock: Callable[[], float] = time.time) -> None:
         if config.topic is None:
             raise ValueError("queue mode needs delivery.topic")
+        if not config.signing_keys:
+            raise ValueError("queue mode needs delivery.signing_keys")
         self.topic = config.topic
+        self._key = config.signing_keys[0]  # the first signs; the others only still verify
         self.timeout = config.publish_timeout
         self.pubsub = pubsub if pubsub is not None else PubSub(timeout=config.publish_timeout)
         self.clock = clock
@@ -38,7 +41,7 @@ class Enqueuer:
             PayloadTooLarge: the messages exceed what one publish request may carry.
         """
         accepted_at = self.clock()
-        messages = [Envelope.for_trigger(t, delivery, accepted_at).to_message() for t in triggers]
+        messages = [Envelope.for_trigger(t, delivery, accepted_at).to_message(self._key) for t in triggers]
         size = sum((len(m.data) + 2) // 3 * 4 + sum(len(k) + len(v) for k, v in m.attributes.items())
                    for m in messages)
         if size > MAX_PUBLISH_BYTES - _SLACK:

@@ -6,12 +6,18 @@ never holds the webhook secret, the raw body or the request headers: ``conf`` is
 route chose to pass. The same facts are repeated as ``airhook_*`` attributes so a dead letter can be
 read (and filtered) without decoding it.
 
-The message is self-contained: ``deliver`` needs no routes to act on it, so a routes file that
-changed between publish and delivery cannot change what an accepted delivery does.
+The data is signed (``airhook_signature``: HMAC-SHA256 with a key only ``receive``, ``deliver``
+and ``redrive`` hold, :func:`sign`), because anyone who may publish to the topic or invoke
+``deliver`` must not be able to choose a DAG, a run id or a conf: ``deliver`` and ``redrive``
+verify the signature (:func:`verify`) before they read the data, and ``deliver`` also checks that
+the message's (route, DAG) pair is one the routes file has.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,8 +35,54 @@ KINDS = ("dag_run", "asset_event")
 PREFIX = "airhook_"
 
 
+#: The attribute that carries the data's signature: ``v1=<base64 HMAC-SHA256>``.
+SIGNATURE_ATTRIBUTE = "airhook_signature"
+_SCHEME = "v1="
+#: Bound into every MAC, so that a key reused elsewhere (it should not be) signs nothing else.
+_CONTEXT = b"airhook-envelope-v1\n"
+
+
 class MalformedEnvelope(ValueError):
     """The message is not one airhook published (or not one this version understands)."""
+
+    code = "malformed_message"
+
+
+class UnsignedEnvelope(MalformedEnvelope):
+    """The message carries no signature: nobody vouches for what it asks to run."""
+
+    code = "unsigned_message"
+
+
+class BadEnvelopeSignature(MalformedEnvelope):
+    """The signature matches none of the keys: forged, altered, or signed with a retired key."""
+
+    code = "bad_message_signature"
+
+
+def sign(data: bytes, key: bytes) -> str:
+    """The ``airhook_signature`` attribute value for ``data``."""
+    mac = hmac.new(key, _CONTEXT + data, hashlib.sha256).digest()
+    return _SCHEME + base64.b64encode(mac).decode("ascii")
+
+
+def verify(data: bytes, attributes: Mapping[str, str], keys: tuple[bytes, ...]) -> None:
+    """Check the data's signature against every key (rotation: any one may match).
+
+    Raises:
+        UnsignedEnvelope: no ``airhook_signature`` attribute (or no key to check it with).
+        BadEnvelopeSignature: it matches no key.
+    """
+    given = attributes.get(SIGNATURE_ATTRIBUTE)
+    if not given:
+        raise UnsignedEnvelope(f"the message has no {SIGNATURE_ATTRIBUTE} attribute")
+    if not keys:
+        raise UnsignedEnvelope("no signing key is configured to check the message with")
+    encoded = given.encode("utf-8", "replace")
+    # compare_digest on bytes, with every key (no early exit that would time which one matched)
+    matched = [hmac.compare_digest(sign(data, key).encode("ascii"), encoded) for key in keys]
+    if not any(matched):
+        raise BadEnvelopeSignature("the message signature matches no signing key")
 
 
 def rfc3339(epoch: float) -> str:
@@ -95,15 +147,16 @@ class Envelope:
             "airhook_dag_run_id": self.dag_run_id,
             "airhook_accepted_at": rfc3339(self.accepted_at)}.items()}
 
-    def to_message(self) -> Message:
+    def to_message(self, key: bytes) -> Message:
+        """The message to publish, its data signed with ``key``."""
         data = {"v": VERSION, "kind": self.kind, "route": self.route, "dag_id": self.dag_id,
                 "dag_run_id": self.dag_run_id, "conf": dict(self.conf), "note": self.note,
                 "source": self.source, "event": self.event, "delivery_id": self.delivery_id,
                 "accepted_at": rfc3339(self.accepted_at)}
         if self.asset is not None:
             data["asset"] = self.asset
-        return Message(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
-                       self.attributes())
+        encoded = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return Message(encoded, {**self.attributes(), SIGNATURE_ATTRIBUTE: sign(encoded, key)})
 
     # ------------------------------------------------------------------------------------ read
 
@@ -160,4 +213,5 @@ class Envelope:
                 "source": self.source, "event": self.event, "delivery_id": self.delivery_id}
 
 
-__all__ = ["Envelope", "MalformedEnvelope", "PREFIX", "parse_timestamp", "rfc3339"]
+__all__ = ["BadEnvelopeSignature", "Envelope", "MalformedEnvelope", "PREFIX", "SIGNATURE_ATTRIBUTE",
+           "UnsignedEnvelope", "parse_timestamp", "rfc3339", "sign", "verify"]

@@ -173,9 +173,12 @@ def deliver_event(deliverer: Deliverer, event: Any) -> None:
     # functions-framework drops the push envelope's deliveryAttempt when it builds the
     # CloudEvent; the raw body is still there to read it from.
     body = flask.request.get_json(silent=True) if flask.has_request_context() else None
+    # The push's OIDC token: deliver checks it in code, whatever Cloud Run's IAM let through.
+    authorization = flask.request.headers.get("Authorization") if flask.has_request_context() else None
     verdict = deliverer.handle_event(
         event.data, event_id=str(event["id"]), event_time=event.get("time"),
-        delivery_attempt=body.get("deliveryAttempt") if isinstance(body, dict) else None)
+        delivery_attempt=body.get("deliveryAttempt") if isinstance(body, dict) else None,
+        authorization=authorization)
     if not verdict.ack:
         flask.abort(503)
 

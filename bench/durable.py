@@ -53,6 +53,7 @@ from airhook.senders.github import sign  # noqa: E402
 from tools.function_server import FunctionServer  # noqa: E402
 from tools.local_airflow import AIRFLOW3_VERSION, AirflowServer, cache_dir  # noqa: E402
 from tools.pubsub_emulator import PubSubEmulator  # noqa: E402
+from tests.pubsub_push import PUSH_ACCOUNT, PUSH_AUDIENCE, SIGNING_KEY, PushIdentity, PushProxy  # noqa: E402
 
 SECRET = "bench-queue-secret"
 DAG = "billing_sync"
@@ -74,6 +75,9 @@ delivery:
   dead_letter_topic: ${AIRHOOK_DEAD_LETTER_TOPIC}
   max_delivery_attempts: 10
   minimum_backoff: 0.5
+  signing_keys: ["${AIRHOOK_SIGNING_KEY}"]
+  push: {audience: "${AIRHOOK_PUSH_AUDIENCE}", service_accounts: ["${AIRHOOK_PUSH_SERVICE_ACCOUNT}"],
+         certs_url: "${PUSH_CERTS_URL}"}
 """
 
 
@@ -152,7 +156,8 @@ def as_ms(stats: dict[str, float]) -> dict[str, float]:
 def latency(args: argparse.Namespace) -> dict[str, Any]:
     airflow = AirflowServer(AIRFLOW3_VERSION, db="postgres")
     emulator = PubSubEmulator(project="airhook-bench")
-    servers: list[FunctionServer] = []
+    servers: list[FunctionServer | PushProxy] = []
+    identity = PushIdentity()
     try:
         print("bench: starting Airflow 3 (PostgreSQL) and the Pub/Sub emulator ...", file=sys.stderr, flush=True)
         emulator.start()
@@ -163,7 +168,11 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
         dead = emulator.create_topic("bench-dead-letter")
         env = {"AIRFLOW_URL": airflow.url, "AIRFLOW_USER": airflow.username,
                "AIRFLOW_PASSWORD": airflow.password, "SECRET": SECRET, "AIRHOOK_TOPIC": topic,
-               "AIRHOOK_DEAD_LETTER_TOPIC": dead, "PUBSUB_EMULATOR_HOST": emulator.host}
+               "AIRHOOK_DEAD_LETTER_TOPIC": dead, "PUBSUB_EMULATOR_HOST": emulator.host,
+               # deliver checks the push's OIDC token, which the emulator does not send: a proxy
+               # adds it as Pub/Sub would (tests/pubsub_push.py)
+               "AIRHOOK_SIGNING_KEY": SIGNING_KEY, "AIRHOOK_PUSH_AUDIENCE": PUSH_AUDIENCE,
+               "AIRHOOK_PUSH_SERVICE_ACCOUNT": PUSH_ACCOUNT, "PUSH_CERTS_URL": identity.certs_url}
         direct = FunctionServer(CONFIG, {**env, "MODE": "direct"}).start()
         servers.append(direct)
         queue = FunctionServer(CONFIG, {**env, "MODE": "queue"}).start()
@@ -171,6 +180,8 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
         deliver = FunctionServer(CONFIG, {**env, "MODE": "queue", "THREADS": str(args.deliver_threads)},
                                  target="deliver").start()
         servers.append(deliver)
+        pusher = PushProxy(deliver.url + "/", identity)
+        servers.append(pusher)
         # A pull subscription first: the queue-mode burst is measured with nobody consuming, as in
         # production where deliver runs on other instances; then it becomes the push to deliver.
         subscription = emulator.create_pull_subscription("bench-deliver", topic, ack_deadline=60)
@@ -191,7 +202,7 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
         backlog = [f"{tag}-queue-warm-{i}" for i in range(args.warmup)] + [
             f"{tag}-queue-{i}" for i in range(args.requests)]
         started = time.time()
-        emulator.set_push_endpoint(subscription, deliver.url + "/")
+        emulator.set_push_endpoint(subscription, pusher.url)
         runs = wait_for_runs(airflow, backlog, args.drain_timeout)
         last = max((epoch(r["queued_at"]) for r in runs.values() if r.get("queued_at")), default=started)
         results["drain"] = {"messages": len(backlog), "runs_found": len(runs), "seconds": last - started,
@@ -213,6 +224,7 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         for server in servers:
             server.stop()
+        identity.stop()
         emulator.stop()
         airflow.stop()
 

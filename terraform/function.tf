@@ -102,10 +102,12 @@ resource "google_cloudfunctions2_function" "this" {
     all_traffic_on_latest_revision   = true
     vpc_connector                    = var.vpc_connector
     vpc_connector_egress_settings    = var.vpc_connector == null ? null : var.vpc_connector_egress_settings
-    environment_variables            = local.environment_variables
+    environment_variables            = local.function_environment[each.key]
 
+    # Only this function's secrets (AIRHOOK_ROLE: receive never reads Airflow's, deliver never
+    # the webhook secrets).
     dynamic "secret_environment_variables" {
-      for_each = local.secret_environment_variables
+      for_each = local.function_secrets[each.key]
       content {
         key        = secret_environment_variables.key
         project_id = data.google_project.secrets[secret_environment_variables.value.project_id].number
@@ -128,6 +130,10 @@ resource "google_cloudfunctions2_function" "this" {
     precondition {
       condition     = length(setintersection(keys(var.environment_variables), keys(var.secret_environment_variables))) == 0
       error_message = "A name is in both environment_variables and secret_environment_variables."
+    }
+    precondition {
+      condition     = !local.queue || var.queue_signing_key != null
+      error_message = "delivery_mode = \"queue\" needs queue_signing_key: the Secret Manager secret that signs the queued messages (terraform/README.md, Durable mode)."
     }
   }
 

@@ -23,11 +23,13 @@ locals {
 
   queue = var.delivery_mode == "queue"
 
-  # Both functions run the same archive and load the same routes file, so both get the same
-  # environment; they differ in entry point, identity, ingress and scale.
+  # Both functions run the same archive and load the same routes file; they differ in entry point,
+  # identity, ingress, scale and role (AIRHOOK_ROLE: which part of the routes file, and so which
+  # secrets, each one reads).
   functions = merge(
     {
       receive = {
+        role            = local.queue ? "receive" : "all"
         name            = var.name
         entry_point     = "receive"
         description     = "airhook: verifies webhooks and triggers Airflow DAG runs"
@@ -42,6 +44,7 @@ locals {
     },
     local.queue ? {
       deliver = {
+        role            = "deliver"
         name            = "${var.name}-deliver"
         entry_point     = "deliver"
         description     = "airhook: triggers the DAG runs queued on Pub/Sub"
@@ -91,6 +94,9 @@ locals {
   # run.app URL). This URL is known before the function exists, so it can be put into the
   # function's own environment; a check block compares it with the deployed one.
   receive_url = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name}"
+  # The push's OIDC audience, which deliver checks in code: known at plan time, so it can be put
+  # into deliver's own environment (the run.app URI cannot: it exists only once deliver does).
+  deliver_url = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name}-deliver"
 
   topic_name             = "${var.name}-deliveries"
   topic_id               = "projects/${var.project_id}/topics/${local.topic_name}"
@@ -139,11 +145,63 @@ locals {
     length(var.scheduler_jobs) > 0 ? { AIRHOOK_SCHEDULER_SERVICE_ACCOUNT = local.service_account_emails.sched } : {},
   )
 
+  # Per function: the shared environment, its role, and (deliver) the push identity it checks.
+  function_environment = {
+    for fn, spec in local.functions : fn => merge(
+      local.environment_variables,
+      { AIRHOOK_ROLE = spec.role },
+      fn == "deliver" ? {
+        AIRHOOK_PUSH_AUDIENCE        = local.deliver_url
+        AIRHOOK_PUSH_SERVICE_ACCOUNT = local.service_account_emails.push
+      } : {},
+    )
+  }
+
+  # Which part of the routes file names which variables: each top-level key's lines, by the
+  # nearest top-level key above them (the text, not yamldecode: `{password: $${X}}` is not YAML
+  # until airhook masks the variables).
+  config_lines    = split("\n", file(local.config_path))
+  config_tops     = [for i, line in local.config_lines : i if can(regex("^[A-Za-z_][A-Za-z0-9_]*[ \t]*:", line))]
+  config_sections = ["airflow", "sources", "routes", "delivery"]
+  config_variables = {
+    for section in local.config_sections : section => distinct(flatten([
+      for i, line in local.config_lines : [for match in regexall("\\$\\{([A-Za-z_][A-Za-z0-9_]*)", line) : match[0]]
+      if length([for j in local.config_tops : j if j <= i]) > 0 && try(regex("^([A-Za-z_][A-Za-z0-9_]*)", local.config_lines[max([for j in local.config_tops : j if j <= i]...)])[0], "") == section
+    ]))
+  }
+  # What each role reads (airhook/config.py: receive skips `airflow`, deliver skips `sources`).
+  role_sections = {
+    all     = local.config_sections
+    receive = ["sources", "routes", "delivery"]
+    deliver = ["airflow", "routes", "delivery"]
+  }
+
+  # The message-signing key (queue mode): receive signs, deliver verifies; nobody else reads it.
+  signing_key_variables = local.queue && var.queue_signing_key != null ? merge(
+    { AIRHOOK_SIGNING_KEY = { secret = var.queue_signing_key.secret, version = var.queue_signing_key.version, project_id = var.queue_signing_key.project_id, functions = ["receive", "deliver"] } },
+    var.queue_signing_key.previous_version == null ? {} : {
+      AIRHOOK_SIGNING_KEY_PREVIOUS = { secret = var.queue_signing_key.secret, version = var.queue_signing_key.previous_version, project_id = var.queue_signing_key.project_id, functions = ["receive", "deliver"] }
+    },
+  ) : {}
+
   secret_environment_variables = {
-    for key, item in var.secret_environment_variables : key => {
+    for key, item in merge(var.secret_environment_variables, local.signing_key_variables) : key => {
       secret     = item.secret
       version    = item.version
       project_id = coalesce(item.project_id, var.project_id)
+      # Who reads it: as given; else in direct mode the one function; else every function whose
+      # part of the routes file names $${key} (none, if no part does).
+      functions = item.functions != null ? [for fn in item.functions : fn if contains(keys(local.functions), fn)] : [
+        for fn, spec in local.functions : fn
+        if !local.queue || length([for section in local.role_sections[spec.role] : section if contains(local.config_variables[section], key)]) > 0
+      ]
+    }
+  }
+
+  # Per function: exactly the secrets it reads.
+  function_secrets = {
+    for fn in keys(local.functions) : fn => {
+      for key, item in local.secret_environment_variables : key => item if contains(item.functions, fn)
     }
   }
 
@@ -153,10 +211,13 @@ locals {
     "${item.project_id}/${item.secret}" => { project_id = item.project_id, secret = item.secret }...
   }
 
-  # (function, secret) pairs: every function loads the whole routes file, so each reads them all.
+  # (function, secret) pairs: each function may read exactly the secrets it is given (a secret
+  # once, whichever env names read which versions of it).
   secret_accessors = merge([
-    for fn in keys(local.functions) : {
-      for key, item in local.secrets : "${fn}/${key}" => { function = fn, project_id = item[0].project_id, secret = item[0].secret }
+    for fn, secrets in local.function_secrets : {
+      for key, items in {
+        for item in values(secrets) : "${item.project_id}/${item.secret}" => item...
+      } : "${fn}/${key}" => { function = fn, project_id = items[0].project_id, secret = items[0].secret }
     }
   ]...)
 }

@@ -55,12 +55,14 @@ resource "google_pubsub_subscription" "push" {
   }
 
   # The standard push envelope: functions-framework turns it into the CloudEvent `deliver` takes.
+  # deliver checks the token in code against AIRHOOK_PUSH_AUDIENCE (the same local.deliver_url)
+  # and AIRHOOK_PUSH_SERVICE_ACCOUNT.
   push_config {
     push_endpoint = google_cloudfunctions2_function.this["deliver"].service_config[0].uri
 
     oidc_token {
       service_account_email = google_service_account.this["push"].email
-      audience              = google_cloudfunctions2_function.this["deliver"].service_config[0].uri
+      audience              = local.deliver_url
     }
   }
 

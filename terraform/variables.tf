@@ -225,25 +225,26 @@ variable "kms_key_name" {
 # ----------------------------------------------------------------------- configuration, secrets
 
 variable "environment_variables" {
-  description = "Non-secret environment variables for both functions, e.g. { AIRFLOW_URL = \"https://...\" }. The module adds AIRHOOK_CONFIG and AIRHOOK_URL; in queue mode AIRHOOK_TOPIC, AIRHOOK_DEAD_LETTER_TOPIC, AIRHOOK_MAX_DELIVERY_ATTEMPTS and AIRHOOK_MINIMUM_BACKOFF; with scheduler jobs AIRHOOK_SCHEDULER_SERVICE_ACCOUNT."
+  description = "Non-secret environment variables for both functions, e.g. { AIRFLOW_URL = \"https://...\" }. The module adds AIRHOOK_CONFIG, AIRHOOK_URL and AIRHOOK_ROLE; in queue mode AIRHOOK_TOPIC, AIRHOOK_DEAD_LETTER_TOPIC, AIRHOOK_MAX_DELIVERY_ATTEMPTS and AIRHOOK_MINIMUM_BACKOFF, for deliver AIRHOOK_PUSH_AUDIENCE and AIRHOOK_PUSH_SERVICE_ACCOUNT, and the secrets AIRHOOK_SIGNING_KEY(_PREVIOUS); with scheduler jobs AIRHOOK_SCHEDULER_SERVICE_ACCOUNT."
   type        = map(string)
   default     = {}
 
   validation {
     condition = alltrue([
       for key in keys(var.environment_variables) :
-      !contains(["AIRHOOK_CONFIG", "AIRHOOK_URL", "AIRHOOK_TOPIC", "AIRHOOK_DEAD_LETTER_TOPIC", "AIRHOOK_MAX_DELIVERY_ATTEMPTS", "AIRHOOK_MINIMUM_BACKOFF", "AIRHOOK_SCHEDULER_SERVICE_ACCOUNT"], key)
+      !contains(["AIRHOOK_CONFIG", "AIRHOOK_URL", "AIRHOOK_TOPIC", "AIRHOOK_DEAD_LETTER_TOPIC", "AIRHOOK_MAX_DELIVERY_ATTEMPTS", "AIRHOOK_MINIMUM_BACKOFF", "AIRHOOK_SCHEDULER_SERVICE_ACCOUNT", "AIRHOOK_ROLE", "AIRHOOK_PUSH_AUDIENCE", "AIRHOOK_PUSH_SERVICE_ACCOUNT", "AIRHOOK_SIGNING_KEY", "AIRHOOK_SIGNING_KEY_PREVIOUS"], key)
     ])
     error_message = "environment_variables: the AIRHOOK_* names the module sets are reserved (terraform/README.md, Usage)."
   }
 }
 
 variable "secret_environment_variables" {
-  description = "Environment variables read from Secret Manager when an instance starts: env name => { secret = secret id, version = a version number (recommended: pinned) or \"latest\", project_id = null for this project }. The functions' service accounts get roles/secretmanager.secretAccessor on exactly these secrets. Two names on two versions of one secret give zero-downtime rotation (see README)."
+  description = "Environment variables read from Secret Manager when an instance starts: env name => { secret = secret id, version = a version number (recommended: pinned) or \"latest\", project_id = null for this project, functions = which functions read it (default: in queue mode, the functions whose part of the routes file names $${NAME}: receive for `sources`, deliver for `airflow`, both for `routes` and `delivery`; in direct mode the one function) }. Each function's service account gets roles/secretmanager.secretAccessor on exactly the secrets it reads. Two names on two versions of one secret give zero-downtime rotation (see README)."
   type = map(object({
     secret     = string
     version    = optional(string, "latest")
     project_id = optional(string)
+    functions  = optional(list(string))
   }))
   default = {}
 
@@ -253,6 +254,34 @@ variable "secret_environment_variables" {
       can(regex("^[A-Za-z0-9_-]{1,255}$", item.secret)) && can(regex("^(latest|[1-9][0-9]*)$", item.version))
     ])
     error_message = "secret_environment_variables: secret is a secret id (not a path), version a number or \"latest\"."
+  }
+
+  validation {
+    condition = alltrue([
+      for item in values(var.secret_environment_variables) :
+      item.functions == null || alltrue([for fn in coalesce(item.functions, []) : contains(["receive", "deliver"], fn)])
+    ])
+    error_message = "secret_environment_variables: functions lists receive and/or deliver."
+  }
+}
+
+variable "queue_signing_key" {
+  description = "Queue mode (required there): the Secret Manager secret holding the key that signs the messages receive queues and deliver and redrive verify (32+ random bytes: `openssl rand -base64 32`). Only the two functions can read it, as AIRHOOK_SIGNING_KEY and, during a rotation, AIRHOOK_SIGNING_KEY_PREVIOUS (previous_version); the routes file names them in delivery.signing_keys."
+  type = object({
+    secret           = string
+    version          = optional(string, "latest")
+    previous_version = optional(string)
+    project_id       = optional(string)
+  })
+  default = null
+
+  validation {
+    condition = var.queue_signing_key == null || (
+      can(regex("^[A-Za-z0-9_-]{1,255}$", var.queue_signing_key.secret)) &&
+      can(regex("^(latest|[1-9][0-9]*)$", var.queue_signing_key.version)) &&
+      can(regex("^(latest|[1-9][0-9]*)$", coalesce(var.queue_signing_key.previous_version, "latest")))
+    )
+    error_message = "queue_signing_key: secret is a secret id (not a path), version and previous_version numbers or \"latest\"."
   }
 }
 

@@ -1,9 +1,13 @@
 """The durable mode end to end: the real Pub/Sub emulator, both functions under the real
 functions-framework server, and a real Airflow 3 on PostgreSQL.
 
-    sender --signed POST--> receive (queue mode) --publish--> emulator topic
-        --push--> [ack-losing proxy] --> deliver --POST dagRuns--> Airflow 3
+    sender --signed POST--> receive (queue mode) --signed message--> emulator topic
+        --push--> [ack-losing proxy + the push's OIDC token] --> deliver --POST dagRuns--> Airflow 3
                                              \\--> dead-letter topic (pull subscription)
+
+Each function runs with its own role (``AIRHOOK_ROLE``) and only its own secrets: receive has no
+Airflow credentials, deliver no webhook secret. The emulator sends no OIDC token, so the proxy
+adds one as Pub/Sub would, signed with a test key whose certificate is served on loopback.
 
 The runs go to ``billing_sync``, paused for this module: Airflow creates each run (state
 ``queued``) without executing it, so hundreds of runs cost the shared Airflow nothing, and the
@@ -12,18 +16,16 @@ module deletes its runs and unpauses the DAG when it ends.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -31,10 +33,12 @@ import pytest
 import requests
 
 from airhook.delivery import Delivery
-from airhook.envelope import Envelope
+from airhook.envelope import SIGNATURE_ATTRIBUTE, Envelope, rfc3339
+from airhook.envelope import sign as sign_message
 from airhook.routing import Trigger
 from airhook.senders.github import sign
 from tests.conftest import payload
+from tests.pubsub_push import PUSH_ACCOUNT, PUSH_AUDIENCE, SIGNING_KEY, PushIdentity, PushProxy
 from tools.function_server import FunctionServer
 from tools.local_airflow import AirflowServer
 from tools.pubsub_emulator import PubSubEmulator
@@ -76,53 +80,31 @@ delivery:
   retry_hours: ${RETRY_HOURS:-72}
   max_delivery_attempts: 10
   minimum_backoff: 0.5
+  signing_keys: ["${AIRHOOK_SIGNING_KEY}", "${AIRHOOK_SIGNING_KEY_PREVIOUS:-}"]
+  push:
+    audience: ${AIRHOOK_PUSH_AUDIENCE}
+    service_accounts: ["${AIRHOOK_PUSH_SERVICE_ACCOUNT}"]
+    certs_url: ${PUSH_CERTS_URL}
 """
 
 
 # ------------------------------------------------------------------------------------ harness
 
 
-class AckLosingProxy:
-    """Sits between the push subscription and ``deliver``. For the delivery ids in ``lose`` it
-    answers 500 to the first push of each message *after* deliver has handled it: the run exists,
-    but Pub/Sub believes the push failed and redelivers the message, as when an ack is lost."""
+class AckLosingProxy(PushProxy):
+    """Sits between the push subscription and ``deliver``, adding the push's OIDC token as Pub/Sub
+    does. For the delivery ids in ``lose`` it answers 500 to the first push of each message *after*
+    deliver has handled it: the run exists, but Pub/Sub believes the push failed and redelivers the
+    message, as when an ack is lost."""
 
-    def __init__(self, target: str) -> None:
-        self.target = target
+    def __init__(self, target: str, identity: PushIdentity) -> None:
         self.lose: set[str] = set()
         self.pushes: Counter[str] = Counter()  # per delivery id
         self.lost: set[str] = set()  # message ids whose first answer was replaced
         self._lock = threading.Lock()
-        proxy = self
+        super().__init__(target, identity, self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status = proxy.forward(body, self.headers.get("Content-Type", "application/json"))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def forward(self, body: bytes, content_type: str) -> int:
-        request = urllib.request.Request(self.target, data=body, method="POST",
-                                         headers={"Content-Type": content_type})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-        except OSError:
-            return 502
+    def _answer(self, body: bytes, status: int) -> int:
         message = json.loads(body).get("message", {})
         delivery_id = message.get("attributes", {}).get("airhook_delivery_id", "")
         with self._lock:
@@ -132,10 +114,6 @@ class AckLosingProxy:
                 self.lost.add(message.get("messageId"))
                 return 500
         return status
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 class Stack:
@@ -149,7 +127,10 @@ class Stack:
         self.topic = emulator.create_topic(f"{prefix}-deliveries")
         self.dead_letter_topic = emulator.create_topic(f"{prefix}-dead-letter")
         self.dead_letters = emulator.create_pull_subscription(f"{prefix}-dead-letter", self.dead_letter_topic)
+        self.identity = PushIdentity()
         self.env = {
+            "AIRHOOK_SIGNING_KEY": SIGNING_KEY, "AIRHOOK_PUSH_AUDIENCE": PUSH_AUDIENCE,
+            "AIRHOOK_PUSH_SERVICE_ACCOUNT": PUSH_ACCOUNT, "PUSH_CERTS_URL": self.identity.certs_url,
             "AIRFLOW_URL": airflow.url, "AIRFLOW_USER": airflow.username,
             "AIRFLOW_PASSWORD": airflow.password, "GITHUB_WEBHOOK_SECRET": SECRET,
             "AIRHOOK_TOPIC": self.topic, "AIRHOOK_DEAD_LETTER_TOPIC": self.dead_letter_topic,
@@ -157,9 +138,14 @@ class Stack:
             # deliver's per-instance concurrency (Cloud Functions: deliver_concurrency): at most
             # this many triggers reach Airflow at once.
             "THREADS": "4"}
-        self.deliver = FunctionServer(CONFIG, self.env, target="deliver").start()
-        self.receive = FunctionServer(CONFIG, {**self.env, "THREADS": "8"}).start()
-        self.proxy = AckLosingProxy(self.deliver.url + "/")
+        # Least privilege: each function gets only what its role reads.
+        self.deliver_env = {**without(self.env, "GITHUB_WEBHOOK_SECRET"), "AIRHOOK_ROLE": "deliver"}
+        receive_env = {**without(self.env, "AIRFLOW_URL", "AIRFLOW_USER", "AIRFLOW_PASSWORD",
+                                 "AIRHOOK_PUSH_AUDIENCE", "AIRHOOK_PUSH_SERVICE_ACCOUNT", "PUSH_CERTS_URL"),
+                       "AIRHOOK_ROLE": "receive", "THREADS": "8"}
+        self.deliver = FunctionServer(CONFIG, self.deliver_env, target="deliver").start()
+        self.receive = FunctionServer(CONFIG, receive_env).start()
+        self.proxy = AckLosingProxy(self.deliver.url + "/", self.identity)
         self.push = emulator.create_push_subscription(
             f"{prefix}-deliver", self.topic, self.proxy.url,
             dead_letter_topic=self.dead_letter_topic, max_delivery_attempts=MAX_ATTEMPTS,
@@ -171,6 +157,7 @@ class Stack:
             self.emulator.delete_subscription(self.push)  # no pushes into a stopping server
         finally:
             self.proxy.stop()
+            self.identity.stop()
             self.receive.stop()
             self.deliver.stop()
 
@@ -213,6 +200,10 @@ class Stack:
     def collect_dead_letters(self, settle: float = 2.0) -> list[dict[str, Any]]:
         self.dead.extend(self.emulator.drain(self.dead_letters, settle=settle))
         return self.dead
+
+
+def without(env: dict[str, str], *names: str) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in names}
 
 
 def run_id(delivery_id: str) -> str:
@@ -347,29 +338,32 @@ def test_redrive_republishes_dead_letters_once_fixed(stack: Stack) -> None:
     broken_topic = emulator.create_topic(f"{stack.prefix}-broken")
     broken_dead = emulator.create_topic(f"{stack.prefix}-broken-dead")
     broken_dead_pull = emulator.create_pull_subscription(f"{stack.prefix}-broken-dead", broken_dead)
-    env = {**stack.env, "AIRFLOW_URL": "http://127.0.0.1:9", "AIRHOOK_TOPIC": broken_topic,
+    env = {**stack.deliver_env, "AIRFLOW_URL": "http://127.0.0.1:9", "AIRHOOK_TOPIC": broken_topic,
            "AIRHOOK_DEAD_LETTER_TOPIC": broken_dead, "RETRY_HOURS": "0.0005"}  # 1.8 s
     ids = stack.delivery_ids(3, "redrive")
     with FunctionServer(CONFIG, env, target="deliver") as broken:
-        push = emulator.create_push_subscription(f"{stack.prefix}-broken", broken_topic, broken.url + "/")
+        proxy = AckLosingProxy(broken.url + "/", stack.identity)
+        push = emulator.create_push_subscription(f"{stack.prefix}-broken", broken_topic, proxy.url)
         for delivery_id in ids:
             delivery = Delivery(source="github", event="push", delivery_id=delivery_id, body={})
             trigger = Trigger(route="sync", dag_id=DAG, dag_run_id=run_id(delivery_id),
                               conf={"sha": sha(delivery_id), "seq": delivery_id}, note="redrive test")
-            message = Envelope.for_trigger(trigger, delivery, time.time()).to_message()
+            message = Envelope.for_trigger(trigger, delivery, time.time()).to_message(SIGNING_KEY.encode())
             emulator.publish(broken_topic, message.data, message.attributes)
         deadline = time.monotonic() + 60
         while Counter(l["outcome"] for l in broken.log_lines())["dead_lettered"] < len(ids):
             assert time.monotonic() < deadline, broken.log_tail()
             time.sleep(0.5)
         emulator.delete_subscription(push)
+        proxy.stop()
     reasons = {l["delivery_id"]: l["error"] for l in broken.log_lines() if l.get("outcome") == "dead_lettered"}
     assert reasons == {d: "retry_budget_exhausted" for d in ids}
     assert stack.runs(ids) == {}
 
     command = [sys.executable, "-m", "airhook.redrive", "--subscription", broken_dead_pull,
                "--topic", stack.topic, "--error", "retry_budget_exhausted"]
-    done = subprocess.run(command, cwd=ROOT, env={**os.environ, "PUBSUB_EMULATOR_HOST": emulator.host},
+    done = subprocess.run(command, cwd=ROOT, env={**os.environ, "PUBSUB_EMULATOR_HOST": emulator.host,
+                                                  "AIRHOOK_SIGNING_KEY": SIGNING_KEY},
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stderr.strip().splitlines()[-1])["redriven"] == len(ids)
@@ -379,6 +373,54 @@ def test_redrive_republishes_dead_letters_once_fixed(stack: Stack) -> None:
     stack.collect_dead_letters()
     assert_exactly_once(stack, ids, runs)
     assert emulator.pull(broken_dead_pull) == []  # acknowledged, not left behind
+
+
+def forged_push(stack: Stack, delivery_id: str, *, key: str | None, dag_id: str = DAG,
+                accepted_at: float | None = None) -> bytes:
+    """A Pub/Sub push body naming a run of the attacker's choosing (run id and conf)."""
+    data = json.dumps({
+        "v": 1, "kind": "dag_run", "route": "sync", "dag_id": dag_id, "dag_run_id": run_id(delivery_id),
+        "conf": {"chosen": "by the attacker"}, "note": None, "source": "github", "event": "push",
+        "delivery_id": delivery_id, "accepted_at": rfc3339(accepted_at or time.time())}).encode()
+    attributes = {"airhook_delivery_id": delivery_id}
+    if key is not None:
+        attributes[SIGNATURE_ATTRIBUTE] = sign_message(data, key.encode())
+    return json.dumps({"message": {"data": base64.b64encode(data).decode(),
+                                   "attributes": attributes, "messageId": f"forged-{delivery_id}"},
+                       "subscription": "projects/airhook-test/subscriptions/forged"}).encode()
+
+
+def test_a_forged_push_to_deliver_never_becomes_a_run(stack: Stack) -> None:
+    """Issue 12.2: a Pub/Sub-shaped POST to deliver naming a DAG, a run id and a conf. Whatever
+    it lacks (the push's token, the message signature, a (route, DAG) pair the routes file has, a
+    plausible acceptance time), it is dead-lettered with the reason and Airflow never sees it."""
+    ids = stack.delivery_ids(6, "forged")
+    cases = [  # (body, Authorization, expected airhook_error)
+        (forged_push(stack, ids[0], key=None), None, "unauthenticated_push"),
+        (forged_push(stack, ids[1], key=SIGNING_KEY), stack.identity.authorization(aud="https://other.example/"),
+         "unauthenticated_push"),
+        (forged_push(stack, ids[2], key=None), stack.identity.authorization(), "unsigned_message"),
+        (forged_push(stack, ids[3], key="not-the-key-" + "y" * 32), stack.identity.authorization(),
+         "bad_message_signature"),
+        (forged_push(stack, ids[4], key=SIGNING_KEY, dag_id="no_such_dag"), stack.identity.authorization(),
+         "route_mismatch"),
+        (forged_push(stack, ids[5], key=SIGNING_KEY, accepted_at=time.time() + 365 * 86400),
+         stack.identity.authorization(), "accepted_in_future"),
+    ]
+    for body, authorization, _ in cases:
+        headers = {"Content-Type": "application/json", **({"Authorization": authorization} if authorization else {})}
+        response = requests.post(stack.deliver.url + "/", data=body, headers=headers, timeout=30)
+        assert response.status_code < 300, response.text  # acknowledged: dead-lettered, not retried
+    deadline = time.monotonic() + 30
+    while len({m["attributes"].get("airhook_delivery_id") for m in stack.collect_dead_letters(0.5)} & set(ids)) < 6:
+        assert time.monotonic() < deadline, stack.deliver.log_tail()
+    errors = {m["attributes"]["airhook_delivery_id"]: m["attributes"]["airhook_error"]
+              for m in stack.dead if m["attributes"].get("airhook_delivery_id") in set(ids)}
+    assert errors == {d: error for d, (_, _, error) in zip(ids, cases)}
+    assert stack.runs(ids) == {}  # on the real Airflow: no run of any of them
+    assert not [r for r in stack.airflow.list_dag_runs(DAG) if r.get("conf", {}).get("chosen")]
+    lines = stack.deliver_lines(ids[4:])  # (the others never got as far as naming a run)
+    assert [(l["outcome"], l["severity"]) for l in lines] == [("dead_lettered", "ERROR")] * 2
 
 
 def test_publish_failure_is_a_503_and_never_a_2xx(stack: Stack) -> None:

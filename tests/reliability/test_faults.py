@@ -29,6 +29,7 @@ from .profiles import PROFILES
 from .proxy import CountingProxy
 from .servers import airhook_server, scan
 from .test_load import NAMES, expected_run_id, runs_with
+from tests.pubsub_push import PushIdentity, PushProxy
 
 
 def kill_api(airflow: AirflowServer) -> None:
@@ -145,21 +146,22 @@ def test_queue_mode_pubsub_down_during_load(reliability_airflow: AirflowServer,
     topic = pubsub_emulator.create_topic(f"{prefix}-deliveries")
     dead_topic = pubsub_emulator.create_topic(f"{prefix}-dead-letter")
     dead = pubsub_emulator.create_pull_subscription(f"{prefix}-dead-letter", dead_topic)
-    queue = {"mode": "queue", "topic": topic, "dead_letter_topic": dead_topic, "publish_timeout": 2,
-             "max_delivery_attempts": 10, "minimum_backoff": 0.5}
+    identity = PushIdentity()  # deliver checks the push's OIDC token and the message signature
+    queue = identity.delivery_section(mode="queue", topic=topic, dead_letter_topic=dead_topic, publish_timeout=2,
+                                      max_delivery_attempts=10, minimum_backoff=0.5)
     deliveries = [(PROFILES[NAMES[i % len(NAMES)]], f"qd-{token}-{i}") for i in range(m)]
     sends = plan(deliveries, r, seed=11)
     reached = threading.Event()
     timeline: dict[str, float] = {}
-    with CountingProxy(pubsub_emulator.url) as pubsub_proxy:
+    with CountingProxy(pubsub_emulator.url) as pubsub_proxy, identity:
         proxy_host = pubsub_proxy.url.removeprefix("http://")
         deliver = airhook_server(airflow, NAMES, suite="4 faults", delivery=queue, target="deliver",
                                  env={"PUBSUB_EMULATOR_HOST": pubsub_emulator.host, "THREADS": "4"})
         receive = airhook_server(airflow, NAMES, suite="4 faults", delivery=queue,
                                  env={"PUBSUB_EMULATOR_HOST": proxy_host})
-        with deliver, receive:
+        with deliver, receive, PushProxy(deliver.url + "/", identity) as pusher:
             push = pubsub_emulator.create_push_subscription(
-                f"{prefix}-deliver", topic, deliver.url + "/", dead_letter_topic=dead_topic,
+                f"{prefix}-deliver", topic, pusher.url, dead_letter_topic=dead_topic,
                 max_delivery_attempts=10, ack_deadline=60)
 
             def fault() -> None:

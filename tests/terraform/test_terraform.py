@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import yaml
 
 from tfenv import REPO, TERRAFORM, Tools
 
@@ -276,30 +275,31 @@ def test_example_provides_every_variable_its_routes_file_needs(parsed: dict[str,
                                                                 example: str) -> None:
     """The routes file an example deploys loads with exactly the environment the function gets:
     module-set and example-set variables plus Secret Manager ones (airhook's own loader decides
-    what is missing; ${NAME:-default} may be absent)."""
-    from airhook.config import parse as parse_config
+    what is missing; ${NAME:-default} may be absent), in each function's role."""
+    from airhook.config import load as load_config
     from airhook.errors import ConfigError
 
     args = example_arguments(parsed, example)
     local = evaluate(**args)
-    environ = {**local["environment_variables"],
-               **{name: PLACEHOLDER for name in local["secret_environment_variables"]}}
     assert local["config_delivery_mode"] == args.get("delivery_mode", "direct"), "delivery_mode matches the routes file"
     config_path = Path(local["config_path"])
-    assert local["runtime_files"][environ["AIRHOOK_CONFIG"]] == [str(config_path)], "AIRHOOK_CONFIG names the shipped file"
-    document = yaml.safe_load(config_path.read_text())
-    try:
-        parse_config(document, environ, str(config_path))
-    except ConfigError as exc:
-        pytest.fail(f"{example}: {config_path.relative_to(REPO)} does not load with the deployed environment "
-                    f"({', '.join(sorted(environ))}): {exc}")
+    # Each function with exactly its own environment and secrets (least privilege: AIRHOOK_ROLE).
+    for function in local["functions"]:
+        environ = {**local["function_environment"][function],
+                   **{name: "x" * 32 for name in local["function_secrets"][function]}}
+        assert local["runtime_files"][environ["AIRHOOK_CONFIG"]] == [str(config_path)], "AIRHOOK_CONFIG names the shipped file"
+        try:
+            load_config(config_path, environ)
+        except ConfigError as exc:
+            pytest.fail(f"{example}: {config_path.relative_to(REPO)} does not load in {function} with its deployed "
+                        f"environment ({', '.join(sorted(environ))}): {exc}")
 
 
 def test_functions_get_the_module_environment_and_secrets(parsed: dict[str, Any]) -> None:
     service = resource(parsed, "google_cloudfunctions2_function.this")["service_config"][0]
-    assert service["environment_variables"] == "${local.environment_variables}"
+    assert service["environment_variables"] == "${local.function_environment[each.key]}"
     secret_env = service["dynamic"][0]["secret_environment_variables"]
-    assert secret_env["for_each"] == "${local.secret_environment_variables}"
+    assert secret_env["for_each"] == "${local.function_secrets[each.key]}"
     assert secret_env["content"][0]["key"] == "${secret_environment_variables.key}"
 
 
@@ -315,6 +315,13 @@ def test_module_environment(evaluate) -> None:
     # deliver renews a message before the push subscription would dead-letter it: same numbers.
     assert (env["AIRHOOK_MAX_DELIVERY_ATTEMPTS"], env["AIRHOOK_MINIMUM_BACKOFF"]) == ("10", "10s")
     assert env["AIRHOOK_SCHEDULER_SERVICE_ACCOUNT"] == "airhook-sched@acme-prod.iam.gserviceaccount.com"
+    # Each function's role, and the push identity deliver checks in code.
+    assert direct["function_environment"] == {"receive": {**direct["environment_variables"], "AIRHOOK_ROLE": "all"}}
+    assert queue["function_environment"]["receive"] == {**env, "AIRHOOK_ROLE": "receive"}
+    assert queue["function_environment"]["deliver"] == {
+        **env, "AIRHOOK_ROLE": "deliver",
+        "AIRHOOK_PUSH_AUDIENCE": "https://europe-west1-acme-prod.cloudfunctions.net/airhook-deliver",
+        "AIRHOOK_PUSH_SERVICE_ACCOUNT": "airhook-push@acme-prod.iam.gserviceaccount.com"}
 
 
 def test_queue_settings_reach_both_the_subscription_and_the_environment(parsed: dict[str, Any]) -> None:
@@ -326,15 +333,75 @@ def test_queue_settings_reach_both_the_subscription_and_the_environment(parsed: 
     assert "AIRHOOK_MINIMUM_BACKOFF = var.queue_minimum_backoff" in env
 
 
-def test_secret_access_is_exactly_the_secrets_read(evaluate) -> None:
-    local = evaluate(delivery_mode="queue", secret_environment_variables={
+QUEUE_ROUTES = """\
+# ${NOT_A_SECTION} (a comment above the first key names nothing)
+airflow:
+  url: ${AIRFLOW_URL}
+  auth: {type: basic, username: admin, password: ${AIRFLOW_PASSWORD}}
+sources:
+  github:
+    type: github
+    secrets: ["${GITHUB_WEBHOOK_SECRET}", "${GITHUB_WEBHOOK_SECRET_PREVIOUS:-}"]
+routes:
+  - {name: deploy, source: github, dag_id: "${DAG_ID}"}
+delivery:
+  mode: queue
+  topic: ${AIRHOOK_TOPIC}
+  dead_letter_topic: ${AIRHOOK_DEAD_LETTER_TOPIC}
+  signing_keys: ["${AIRHOOK_SIGNING_KEY}", "${AIRHOOK_SIGNING_KEY_PREVIOUS:-}"]
+  push: {audience: "${AIRHOOK_PUSH_AUDIENCE}", service_accounts: ["${AIRHOOK_PUSH_SERVICE_ACCOUNT}"]}
+"""
+
+
+def test_secret_access_is_exactly_the_secrets_read(evaluate, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Issue 12.6: in queue mode each function reads, and may read, only its part's secrets."""
+    routes = tmp_path_factory.mktemp("routes") / "airhook.yaml"
+    routes.write_text(QUEUE_ROUTES)
+    secrets = {
         "GITHUB_WEBHOOK_SECRET": {"secret": "gh", "version": "2"},
         "GITHUB_WEBHOOK_SECRET_PREVIOUS": {"secret": "gh", "version": "1"},
         "AIRFLOW_PASSWORD": {"secret": "af", "version": "3", "project_id": "vault"},
-    })
+        "DAG_ID": {"secret": "dag", "version": "1"},                       # routes: both
+        "UNUSED": {"secret": "unused", "version": "1"},                     # named nowhere: no one
+        "FOR_RECEIVE": {"secret": "forced", "version": "1", "functions": ["receive"]},
+    }
+    local = evaluate(delivery_mode="queue", config_file=str(routes), secret_environment_variables=secrets,
+                     queue_signing_key={"secret": "qk", "version": "2", "previous_version": "1"})
+    assert {fn: sorted(names) for fn, names in local["function_secrets"].items()} == {
+        "receive": ["AIRHOOK_SIGNING_KEY", "AIRHOOK_SIGNING_KEY_PREVIOUS", "DAG_ID", "FOR_RECEIVE",
+                    "GITHUB_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET_PREVIOUS"],
+        "deliver": ["AIRFLOW_PASSWORD", "AIRHOOK_SIGNING_KEY", "AIRHOOK_SIGNING_KEY_PREVIOUS", "DAG_ID"]}
+    assert local["function_secrets"]["deliver"]["AIRHOOK_SIGNING_KEY_PREVIOUS"]["version"] == "1"
     pairs = {(a["function"], a["project_id"], a["secret"]) for a in local["secret_accessors"].values()}
-    assert pairs == {(fn, project, secret) for fn in ("receive", "deliver")
-                     for project, secret in (("acme-prod", "gh"), ("vault", "af"))}
+    assert pairs == {("receive", "acme-prod", s) for s in ("gh", "qk", "dag", "forced")} | {
+        ("deliver", "vault", "af"), ("deliver", "acme-prod", "qk"), ("deliver", "acme-prod", "dag")}
+    # Direct mode: the one function reads every secret, as before.
+    direct = evaluate(secret_environment_variables=secrets)
+    assert sorted(direct["function_secrets"]["receive"]) == sorted(secrets)
+
+
+def test_each_function_loads_its_routes_with_only_its_own_secrets(evaluate, tmp_path_factory) -> None:
+    """What Terraform gives each function is exactly what airhook needs to start in that role."""
+    from airhook.config import load as load_config
+    from airhook.errors import ConfigError
+
+    routes = tmp_path_factory.mktemp("routes") / "airhook.yaml"
+    routes.write_text(QUEUE_ROUTES)
+    secrets = {name: {"secret": name.lower().replace("_", "-"), "version": "1"}
+               for name in ("GITHUB_WEBHOOK_SECRET", "AIRFLOW_PASSWORD", "AIRFLOW_URL", "DAG_ID")}
+    local = evaluate(delivery_mode="queue", config_file=str(routes), secret_environment_variables=secrets,
+                     queue_signing_key={"secret": "qk"})
+    for function in ("receive", "deliver"):
+        environ = {**local["function_environment"][function],
+                   **{name: "https://x.example/" + "k" * 32 if name == "AIRFLOW_URL" else "k" * 32
+                      for name in local["function_secrets"][function]}}
+        environ["DAG_ID"] = "deploy"
+        loaded = load_config(routes, environ)
+        assert loaded.role == function
+    # and without the other role's secrets a function would not start: they are really needed
+    with pytest.raises(ConfigError, match="AIRFLOW_PASSWORD"):
+        load_config(routes, {**local["function_environment"]["receive"], "AIRHOOK_ROLE": "all",
+                             **{n: "k" * 32 for n in local["function_secrets"]["receive"]}})
 
 
 # ------------------------------------------------------------------------------------ scheduler
@@ -385,8 +452,10 @@ def test_least_privilege(parsed: dict[str, Any]) -> None:
     function = resource(parsed, "google_cloudfunctions2_function.this")
     assert function["service_config"][0]["service_account_email"] == "${google_service_account.this[each.key].email}"
     assert function["build_config"][0]["service_account"] == '${google_service_account.this["build"].id}'
+    # deliver checks the push's token itself (Cloud Run's IAM check would strip its signature):
+    # its invoker is allUsers, but only internal traffic reaches it.
     deliver = resource(parsed, "google_cloud_run_v2_service_iam_member.deliver")
-    assert deliver["member"] == '${google_service_account.this["push"].member}', "deliver is not public"
+    assert deliver["member"] == "allUsers"  # (ingress: test_queue_mode_wiring)
 
 
 def test_alerted_outcomes_are_ones_airhook_logs(parsed: dict[str, Any]) -> None:
@@ -409,7 +478,10 @@ def test_queue_mode_wiring(parsed: dict[str, Any], evaluate) -> None:
     push = resource(parsed, "google_pubsub_subscription.push")
     uri = '${google_cloudfunctions2_function.this["deliver"].service_config[0].uri}'
     assert push["push_config"][0]["push_endpoint"] == uri
-    assert push["push_config"][0]["oidc_token"][0]["audience"] == uri
+    # the audience deliver checks (AIRHOOK_PUSH_AUDIENCE), known at plan time
+    assert push["push_config"][0]["oidc_token"][0]["audience"] == "${local.deliver_url}"
+    assert push["push_config"][0]["oidc_token"][0]["service_account_email"] == '${google_service_account.this["push"].email}'
+    assert local["deliver_url"] == "https://europe-west1-acme-prod.cloudfunctions.net/airhook-deliver"
     assert push["dead_letter_policy"][0]["dead_letter_topic"] == "${google_pubsub_topic.dead_letter[0].id}"
     assert push["retry_policy"][0]["minimum_backoff"] == "${var.queue_minimum_backoff}"
     for address in ("google_pubsub_subscription.push", "google_pubsub_subscription.dead_letter"):

@@ -5,6 +5,7 @@ redrive. The real emulator and Airflow are in tests/integration/test_queue_mode.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from typing import Any, Mapping, Sequence
 
@@ -12,13 +13,19 @@ import flask
 import pytest
 import werkzeug.exceptions
 from cloudevents.http import CloudEvent
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from google.auth import crypt, jwt
 
 from airhook import config
 from airhook.airflow.client import Outcome
 from airhook.deliver import Breaker, Deliverer, Pushed, Verdict, permanent
 from airhook.delivery import Delivery
 from airhook.enqueue import Enqueuer
-from airhook.envelope import Envelope, MalformedEnvelope, parse_timestamp, rfc3339
+from airhook.envelope import (SIGNATURE_ATTRIBUTE, BadEnvelopeSignature, Envelope, MalformedEnvelope,
+                              UnsignedEnvelope, parse_timestamp, rfc3339, verify)
 from airhook.errors import (AirflowAuthError, AirflowError, AirflowRejected, AirflowServerError,
                             AirflowUnavailable, ConfigError, DagNotFound, PayloadTooLarge,
                             QueueUnavailable)
@@ -28,6 +35,7 @@ from airhook.receiver import Receiver
 from airhook.redrive import redrive
 from airhook.routing import Trigger
 from airhook.senders.github import sign
+from airhook.senders.google_oidc import CertCache
 from tests.stubs import stub_server
 
 TOPIC = "projects/p/topics/airhook-deliveries"
@@ -42,7 +50,47 @@ BASE: dict[str, Any] = {
                 "conf": {"sha": "body.after"}},
                {"name": "audit", "source": "github", "events": ["push"], "dag_id": "audit"}],
 }
-QUEUE = {"mode": "queue", "topic": TOPIC, "dead_letter_topic": DEAD}
+#: The message-signing key, the one it replaced (still accepted during a rotation), and one that
+#: airhook never held.
+KEY = "k" * 32
+OLD_KEY = "o" * 32
+ROGUE_KEY = "r" * 32
+PUSH_AUDIENCE = "https://europe-west1-p.cloudfunctions.net/airhook-deliver"
+PUSH_ACCOUNT = "airhook-push@p.iam.gserviceaccount.com"
+QUEUE = {"mode": "queue", "topic": TOPIC, "dead_letter_topic": DEAD, "signing_keys": [KEY, OLD_KEY],
+         "push": {"audience": PUSH_AUDIENCE, "service_accounts": [PUSH_ACCOUNT]}}
+
+
+def make_key(kid: str) -> tuple[crypt.RSASigner, str]:
+    """A signer and the certificate Google would publish for it (as tests/unit/senders do)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test.example")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(dt.datetime(2020, 1, 1)).not_valid_after(dt.datetime(2040, 1, 1))
+            .sign(key, hashes.SHA256()))
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    return crypt.RSASigner.from_string(pem, key_id=kid), cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+GOOGLE, GOOGLE_CERT = make_key("kid-1")
+NOT_GOOGLE, _ = make_key("kid-1")  # claims Google's key id, signs with another key
+
+
+def google_certs() -> CertCache:
+    """Google's certificates, served without a network."""
+    return CertCache("https://www.googleapis.com/oauth2/v1/certs",
+                     lambda url, timeout: (200, {}, json.dumps({"kid-1": GOOGLE_CERT}).encode()))
+
+
+def push_token(signer: crypt.RSASigner = GOOGLE, **changes: Any) -> str:
+    """``Authorization`` as a push subscription with an oidcToken sends it."""
+    claims = {"iss": "https://accounts.google.com", "aud": PUSH_AUDIENCE, "email": PUSH_ACCOUNT,
+              "email_verified": True, "sub": "1", "iat": int(NOW) - 10, "exp": int(NOW) + 3590, **changes}
+    return "Bearer " + jwt.encode(signer, {k: v for k, v in claims.items() if v is not ...}).decode()
+
+
+TOKEN = push_token()
 
 
 def parse(delivery: Any) -> config.Config:
@@ -103,26 +151,28 @@ def trigger(dag_id: str = "deploy", run_id: str = "airhook__github__deploy__d-1"
 
 
 def envelope_data(**changes: Any) -> bytes:
-    doc = json.loads(Envelope.for_trigger(trigger(), delivery(), NOW).to_message().data)
+    doc = json.loads(Envelope.for_trigger(trigger(), delivery(), NOW).to_message(KEY.encode()).data)
     doc.update(changes)
     return json.dumps({k: v for k, v in doc.items() if v is not ...}).encode()
 
 
 def test_envelope_round_trip_and_attributes() -> None:
-    message = Envelope.for_trigger(trigger(), delivery(), NOW).to_message()
+    message = Envelope.for_trigger(trigger(), delivery(), NOW).to_message(KEY.encode())
     back = Envelope.from_data(message.data)
     assert back.trigger() == trigger()
     assert (back.source, back.event, back.delivery_id, back.accepted_at) == ("github", "push", "d-1", NOW)
     assert message.attributes == {
         "airhook_kind": "dag_run", "airhook_source": "github", "airhook_event": "push",
         "airhook_delivery_id": "d-1", "airhook_route": "deploy", "airhook_dag_id": "deploy",
-        "airhook_dag_run_id": "airhook__github__deploy__d-1", "airhook_accepted_at": rfc3339(NOW)}
+        "airhook_dag_run_id": "airhook__github__deploy__d-1", "airhook_accepted_at": rfc3339(NOW),
+        SIGNATURE_ATTRIBUTE: message.attributes[SIGNATURE_ATTRIBUTE]}
+    verify(message.data, message.attributes, (KEY.encode(),))
     assert b"secret-looking" not in message.data  # headers never travel
 
 
 def test_asset_envelope_round_trip() -> None:
     asset = Trigger(route="r", dag_id=None, dag_run_id="ev-1", conf={"k": 1}, asset="s3://b/k")
-    message = Envelope.for_trigger(asset, delivery(), NOW).to_message()
+    message = Envelope.for_trigger(asset, delivery(), NOW).to_message(KEY.encode())
     assert Envelope.from_data(message.data).trigger() == asset
     assert message.attributes["airhook_kind"] == "asset_event"
     assert message.attributes["airhook_asset"] == "s3://b/k"
@@ -134,6 +184,11 @@ def test_asset_envelope_round_trip() -> None:
     (envelope_data(v=2), "unknown envelope version"),
     (envelope_data(kind="email"), "unknown kind"),
     (envelope_data(dag_id="no spaces allowed"), "dag_id: not a valid Airflow DAG id"),
+    # path segments, not ids: /dags/../dagRuns would name another resource
+    (envelope_data(dag_id="."), "dag_id: not a valid Airflow DAG id"),
+    (envelope_data(dag_id=".."), "dag_id: not a valid Airflow DAG id"),
+    (envelope_data(dag_id="deploy\n"), "dag_id: not a valid Airflow DAG id"),
+    (envelope_data(dag_run_id=".."), "dag_run_id: not a valid Airflow run id"),
     (envelope_data(dag_run_id="a/b"), "dag_run_id: not a valid Airflow run id"),
     (envelope_data(dag_run_id=...), "dag_run_id: expected a non-empty string"),
     (envelope_data(conf=[1]), "conf: expected a JSON object"),
@@ -304,21 +359,35 @@ class ScriptedAirflow:
 
 
 def pushed(*, age: float = 0.0, attempt: int | None = None, attributes: Mapping[str, str] | None = None,
-           data: bytes | None = None, accepted_age: float = 0.0) -> Pushed:
+           data: bytes | None = None, accepted_age: float = 0.0, key: str | None = KEY,
+           authorization: str | None = TOKEN, envelope: Envelope | None = None) -> Pushed:
+    """A push as Pub/Sub makes it: signed data (``key``; None: unsigned) and an OIDC token."""
     if data is None:
-        data = Envelope.for_trigger(trigger(), delivery(), NOW - accepted_age).to_message().data
-    return Pushed("m-1", data, dict(attributes or {"airhook_delivery_id": "d-1"}),
-                  publish_time=NOW - age, delivery_attempt=attempt, subscription="projects/p/subscriptions/s")
+        envelope = envelope or Envelope.for_trigger(trigger(), delivery(), NOW - accepted_age)
+        data = envelope.to_message(KEY.encode()).data
+    signature = {} if key is None else {SIGNATURE_ATTRIBUTE: signed(data, key)}
+    return Pushed("m-1", data, {**(attributes or {"airhook_delivery_id": "d-1"}), **signature},
+                  publish_time=NOW - age, delivery_attempt=attempt, subscription="projects/p/subscriptions/s",
+                  authorization=authorization)
+
+
+def signed(data: bytes, key: str) -> str:
+    from airhook.envelope import sign as sign_envelope
+    return sign_envelope(data, key.encode())
 
 
 def deliver(answer: Outcome | Exception, message: Pushed, *, pubsub: FakePubSub | None = None,
             cfg: config.Config = CONFIG) -> tuple[Verdict, FakePubSub, dict[str, Any]]:
     pubsub = pubsub or FakePubSub()
     logged: list[dict[str, Any]] = []
-    deliverer = Deliverer(cfg, ScriptedAirflow(answer), pubsub, clock=lambda: NOW,  # type: ignore[arg-type]
+    airflow = ScriptedAirflow(answer)
+    deliverer = Deliverer(cfg, airflow, pubsub, clock=lambda: NOW, certs=google_certs(),  # type: ignore[arg-type]
                           log=lambda severity, message, **f: logged.append({"severity": severity, **f}))
     verdict = deliverer.handle(message)
     [line] = logged
+    if verdict.outcome == "dead_lettered" and line["error"] not in ("dag_not_found", "airflow_rejected",
+                                                                      "retry_budget_exhausted"):
+        assert airflow.triggers == []  # refused before Airflow was asked
     return verdict, pubsub, line
 
 
@@ -349,6 +418,9 @@ HOUR = 3600.0
     (AirflowUnavailable("refused"), pushed(accepted_age=100 * HOUR, attributes={
         "airhook_redriven_at": rfc3339(NOW - HOUR)}), "retry", False, None),
     (Outcome("queued", 200), pushed(data=b"{}"), "dead_lettered", True, DEAD),
+    # a future redrive time (the attribute is not signed) does not stretch the budget
+    (AirflowUnavailable("refused"), pushed(accepted_age=72 * HOUR + 1, attributes={
+        "airhook_redriven_at": rfc3339(NOW + 100 * HOUR)}), "dead_lettered", True, DEAD),
 ])
 def test_deliver_decisions(answer: Any, message: Pushed, outcome: str, ack: bool, topic: str | None) -> None:
     verdict, pubsub, line = deliver(answer, message)
@@ -366,6 +438,7 @@ def test_a_dead_letter_carries_the_reason_and_the_same_data() -> None:
     [(_, [letter])] = pubsub.published
     assert letter.data == message.data
     assert letter.attributes == {
+        SIGNATURE_ATTRIBUTE: message.attributes[SIGNATURE_ATTRIBUTE],
         "airhook_delivery_id": "d-1", "airhook_renewals": "2", "airhook_error": "dag_not_found",
         "airhook_reason": "DAG 'deploy': not found", "airhook_airflow_status": "404",
         "airhook_dead_lettered_at": rfc3339(NOW), "airhook_message_id": "m-1",
@@ -378,7 +451,8 @@ def test_a_renewal_counts_and_keeps_the_data() -> None:
     verdict, pubsub, line = deliver(AirflowServerError("503", airflow_status=503), message)
     [(_, [copy])] = pubsub.published
     assert copy.data == message.data
-    assert copy.attributes == {"airhook_delivery_id": "d-1", "airhook_renewals": "5"}
+    assert copy.attributes == {"airhook_delivery_id": "d-1", "airhook_renewals": "5",
+                               SIGNATURE_ATTRIBUTE: message.attributes[SIGNATURE_ATTRIBUTE]}
     assert line["renewed_as"] == "100"
 
 
@@ -407,7 +481,7 @@ def test_a_bug_is_retried_not_acked() -> None:
 def test_the_breaker_stops_calling_a_failing_airflow_for_a_while() -> None:
     clock = [0.0]
     airflow = ScriptedAirflow(AirflowUnavailable("read timeout"))
-    deliverer = Deliverer(CONFIG, airflow, FakePubSub(), clock=lambda: NOW,  # type: ignore[arg-type]
+    deliverer = Deliverer(CONFIG, airflow, FakePubSub(), clock=lambda: NOW, certs=google_certs(),  # type: ignore[arg-type]
                           log=lambda *a, **f: None, breaker=Breaker(3, 5.0, clock=lambda: clock[0]))
     assert [deliverer.handle(pushed()) for _ in range(5)] == [Verdict(False, "retry")] * 5
     assert len(airflow.triggers) == 3  # the 4th and 5th were answered without calling Airflow
@@ -456,26 +530,31 @@ def test_pushed_from_the_converted_raw_push_and_from_eventarc() -> None:
 def test_an_event_without_a_message_is_dead_lettered_as_it_came() -> None:
     pubsub = FakePubSub()
     logged: list[dict[str, Any]] = []
-    deliverer = Deliverer(CONFIG, ScriptedAirflow(Outcome("queued", 200)), pubsub,  # type: ignore[arg-type]
+    deliverer = Deliverer(CONFIG, ScriptedAirflow(Outcome("queued", 200)), pubsub, certs=google_certs(), clock=lambda: NOW,  # type: ignore[arg-type]
                           log=lambda severity, message, **f: logged.append(f))
-    assert deliverer.handle_event({"unexpected": True}, event_id="e-1") == Verdict(True, "dead_lettered")
-    [(_, [letter])] = pubsub.published
+    assert deliverer.handle_event({"unexpected": True}, event_id="e-1", authorization=TOKEN) == Verdict(True, "dead_lettered")
+    assert deliverer.handle_event({"unexpected": True}, event_id="e-2") == Verdict(True, "dead_lettered")
+    [(_, [letter]), (_, [anonymous])] = pubsub.published
     assert json.loads(letter.data) == {"unexpected": True}
     assert letter.attributes["airhook_error"] == "malformed_event"
+    assert anonymous.attributes["airhook_error"] == "unauthenticated_push"
 
 
 def test_deliver_event_answers_503_to_retry_and_reads_the_delivery_attempt() -> None:
     airflow = ScriptedAirflow(AirflowUnavailable("refused"))
     pubsub = FakePubSub()
-    deliverer = Deliverer(CONFIG, airflow, pubsub, clock=lambda: NOW, log=lambda *a, **f: None)  # type: ignore[arg-type]
+    deliverer = Deliverer(CONFIG, airflow, pubsub, clock=lambda: NOW, log=lambda *a, **f: None,  # type: ignore[arg-type]
+                          certs=google_certs())
     data = json.loads(json.dumps(RAW_DATA))
-    data["message"]["data"] = base64.b64encode(Envelope.for_trigger(trigger(), delivery(), NOW).to_message().data).decode()
+    message = Envelope.for_trigger(trigger(), delivery(), NOW).to_message(KEY.encode())
+    data["message"]["data"] = base64.b64encode(message.data).decode()
+    data["message"]["attributes"] = dict(message.attributes)
     event = CloudEvent({"id": "42", "source": "//pubsub.googleapis.com/",
                         "type": "google.cloud.pubsub.topic.v1.messagePublished"}, data)
     app = flask.Flask(__name__)
     for attempt, renewed in ((1, False), (9, True)):
         push = {**data, "subscription": "projects/p/subscriptions/s", "deliveryAttempt": attempt}
-        with app.test_request_context("/", method="POST", json=push):
+        with app.test_request_context("/", method="POST", json=push, headers={"Authorization": TOKEN}):
             if renewed:
                 assert deliver_event(deliverer, event) is None  # 2xx: acknowledged
             else:
@@ -514,30 +593,170 @@ class FakeSubscription:
         return [str(i) for i in range(len(messages))]
 
 
-def letter(n: int, error: str) -> Received:
-    return Received(f"ack-{n}", f"m-{n}", b"data-%d" % n, {
+def letter(n: int, error: str, key: str | None = KEY) -> Received:
+    data = b"data-%d" % n
+    return Received(f"ack-{n}", f"m-{n}", data, {
         "airhook_delivery_id": f"d-{n}", "airhook_error": error, "airhook_reason": "why",
-        "airhook_redrives": "1", "CloudPubSubDeadLetterSourceDeliveryCount": "5"})
+        "airhook_redrives": "1", "CloudPubSubDeadLetterSourceDeliveryCount": "5",
+        **({SIGNATURE_ATTRIBUTE: signed(data, key)} if key else {})})
+
+
+KEYS = (KEY.encode(), OLD_KEY.encode())
 
 
 def test_redrive_moves_matching_dead_letters_and_leaves_the_rest(capsys: pytest.CaptureFixture[str]) -> None:
     letters = [letter(1, "dag_not_found"), letter(2, "airflow_rejected"), letter(3, "dag_not_found")]
     subscription = FakeSubscription(letters)
     summary = redrive(subscription, "projects/p/subscriptions/dead", TOPIC, error="dag_not_found",  # type: ignore[arg-type]
-                      clock=lambda: NOW)
+                      clock=lambda: NOW, keys=KEYS)
     assert (summary.redriven, summary.skipped) == (2, 1)
     assert subscription.acked == ["ack-1", "ack-3"]
     assert "ack-2" in subscription.released and "ack-2" not in subscription.acked
     [(topic, moved)] = subscription.published
     assert topic == TOPIC and [m.data for m in moved] == [b"data-1", b"data-3"]
     assert moved[0].attributes == {"airhook_delivery_id": "d-1", "airhook_redrives": "2",
-                                   "airhook_redriven_at": rfc3339(NOW)}
+                                   "airhook_redriven_at": rfc3339(NOW),
+                                   SIGNATURE_ATTRIBUTE: letters[0].attributes[SIGNATURE_ATTRIBUTE]}
     assert len(capsys.readouterr().out.splitlines()) == 2
 
 
 def test_redrive_dry_run_moves_nothing() -> None:
     letters = [letter(1, "dag_not_found")]
     subscription = FakeSubscription(letters)
-    summary = redrive(subscription, "s", TOPIC, dry_run=True)  # type: ignore[arg-type]
+    summary = redrive(subscription, "s", TOPIC, dry_run=True, keys=KEYS)  # type: ignore[arg-type]
     assert summary.redriven == 0 and subscription.published == [] and subscription.acked == []
     assert subscription.released
+
+
+@pytest.mark.parametrize("key, refused", [
+    (None, "unsigned_message"), (ROGUE_KEY, "bad_message_signature"), (OLD_KEY, None), (KEY, None)])
+def test_redrive_moves_only_messages_signed_with_a_current_key(
+        key: str | None, refused: str | None, capsys: pytest.CaptureFixture[str]) -> None:
+    """A forged dead letter (a POST to deliver is dead-lettered as it came) stays where it is."""
+    subscription = FakeSubscription([letter(1, "unauthenticated_push", key=key)])
+    summary = redrive(subscription, "s", TOPIC, keys=KEYS, clock=lambda: NOW)  # type: ignore[arg-type]
+    [line] = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    if refused:
+        assert (summary.redriven, summary.refused) == (0, 1)
+        assert subscription.published == [] and subscription.acked == []
+        assert line["refused"].startswith(refused)
+    else:
+        assert (summary.redriven, summary.refused) == (1, 0) and subscription.acked == ["ack-1"]
+        assert "refused" not in line
+
+
+def test_redrive_without_a_key_refuses_to_start(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from airhook.redrive import main
+    for name in ("AIRHOOK_SIGNING_KEY", "AIRHOOK_SIGNING_KEY_PREVIOUS"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--subscription", "projects/p/subscriptions/d", "--topic", TOPIC])
+    assert exit_.value.code == 2 and "no signing key" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ what deliver refuses
+
+
+def forged(**changes: Any) -> Envelope:
+    """The envelope receive would publish for the ``deploy`` route, with ``changes``."""
+    base = Envelope.for_trigger(trigger(), delivery(), NOW)
+    return Envelope(**{**base.__dict__, **changes})
+
+
+#: Every check deliver makes before it triggers anything: (push, error code, reason).
+REFUSALS = [
+    # the push's OIDC token
+    (pushed(authorization=None), "unauthenticated_push", "missing Authorization header"),
+    (pushed(authorization="Basic dXNlcjpwYXNz"), "unauthenticated_push", "not 'Bearer <token>'"),
+    (pushed(authorization="Bearer not-a-jwt"), "unauthenticated_push", "not a JWT"),
+    (pushed(authorization=push_token(NOT_GOOGLE)), "unauthenticated_push", "ID token rejected"),
+    (pushed(authorization=push_token(aud="https://elsewhere.example/")), "unauthenticated_push",
+     "audience is not a configured audience"),
+    (pushed(authorization=push_token(email="someone@p.iam.gserviceaccount.com")), "unauthenticated_push",
+     "is not an allowed service account"),
+    (pushed(authorization=push_token(email_verified=False)), "unauthenticated_push", "not verified"),
+    (pushed(authorization=push_token(iss="https://evil.example")), "unauthenticated_push", "issuer"),
+    (pushed(authorization=push_token(iat=int(NOW) - 7200, exp=int(NOW) - 3600)), "unauthenticated_push",
+     "expired"),
+    (pushed(authorization=TOKEN.rsplit(".", 1)[0] + ".SIGNATURE_REMOVED_BY_GOOGLE"), "unauthenticated_push",
+     "removed by Cloud Run's IAM check"),
+    # the message's signature
+    (pushed(key=None), "unsigned_message", "no airhook_signature attribute"),
+    (pushed(key=ROGUE_KEY), "bad_message_signature", "matches no signing key"),
+    (pushed(attributes={SIGNATURE_ATTRIBUTE: "v1=" + "A" * 44}, key=None), "bad_message_signature",
+     "matches no signing key"),
+    # signed, but not something receive would have published
+    (pushed(envelope=forged(dag_id="admin_cleanup")), "route_mismatch",
+     "route 'deploy' is for source 'github' and DAG 'deploy'"),
+    (pushed(envelope=forged(route="no-such-route")), "unknown_route", "no route named 'no-such-route'"),
+    (pushed(envelope=forged(source="stripe")), "route_mismatch", "not what the message names"),
+    (pushed(envelope=forged(dag_id=None, asset="s3://bucket/key")), "route_mismatch", "not what the message names"),
+    (pushed(envelope=forged(dag_id="..")), "malformed_message", "dag_id: not a valid Airflow DAG id"),
+    (pushed(envelope=forged(dag_id=".")), "malformed_message", "dag_id: not a valid Airflow DAG id"),
+    (pushed(envelope=forged(accepted_at=NOW + 3600)), "accepted_in_future", "3600 s in the future"),
+]
+
+
+@pytest.mark.parametrize("message, error, reason", REFUSALS)
+def test_deliver_dead_letters_what_it_cannot_trust_and_triggers_nothing(
+        message: Pushed, error: str, reason: str) -> None:
+    verdict, pubsub, line = deliver(Outcome("queued", 200), message)
+    assert verdict == Verdict(True, "dead_lettered")
+    [(topic, [letter])] = pubsub.published
+    assert topic == DEAD and letter.data == message.data
+    assert letter.attributes["airhook_error"] == error == line["error"]
+    assert reason in letter.attributes["airhook_reason"]
+    assert line["severity"] == "ERROR"
+    assert "eyJ" not in json.dumps(line) + json.dumps(letter.attributes)  # the token is never logged
+
+
+@pytest.mark.parametrize("message", [
+    pushed(),                                                   # signed with the current key
+    pushed(key=OLD_KEY),                                        # rotation: the previous key still verifies
+    pushed(envelope=forged(accepted_at=NOW + 60)),              # clocks a minute apart
+    pushed(authorization=push_token(iat=int(NOW) + 5)),         # within the token's clock skew
+])
+def test_deliver_triggers_what_it_can_trust(message: Pushed) -> None:
+    verdict, pubsub, _ = deliver(Outcome("queued", 200), message)
+    assert verdict == Verdict(True, "queued") and pubsub.published == []
+
+
+def test_googles_certificates_out_of_reach_is_an_outage_not_a_dead_letter() -> None:
+    def down(url: str, timeout: float) -> tuple[int, Mapping[str, str], bytes]:
+        raise OSError("unreachable")
+
+    airflow = ScriptedAirflow(Outcome("queued", 200))
+    logged: list[dict[str, Any]] = []
+    deliverer = Deliverer(CONFIG, airflow, FakePubSub(), clock=lambda: NOW,  # type: ignore[arg-type]
+                          certs=CertCache("https://certs.invalid/", down),
+                          log=lambda severity, message, **f: logged.append(f))
+    assert deliverer.handle(pushed()) == Verdict(False, "retry")
+    assert airflow.triggers == [] and logged[0]["error"] == "verification_unavailable"
+
+
+def test_a_direct_post_to_deliver_is_dead_lettered_without_triggering() -> None:
+    """The issue's case: a Pub/Sub-shaped envelope POSTed with no credential, naming a DAG no
+    route names, a chosen run id and conf."""
+    doc = {"v": 1, "kind": "dag_run", "route": "deploy", "dag_id": "drop_all_tables",
+           "dag_run_id": "attacker", "conf": {"x": 1}, "note": None, "source": "github",
+           "event": "push", "delivery_id": "x", "accepted_at": rfc3339(NOW + 10 * 365 * 86400)}
+    data = {"message": {"data": base64.b64encode(json.dumps(doc).encode()).decode(), "messageId": "1"}}
+    airflow = ScriptedAirflow(Outcome("queued", 200))
+    pubsub = FakePubSub()
+    deliverer = Deliverer(CONFIG, airflow, pubsub, clock=lambda: NOW, certs=google_certs(),  # type: ignore[arg-type]
+                          log=lambda *a, **f: None)
+    app = flask.Flask(__name__)
+    event = CloudEvent({"id": "1", "source": "//pubsub.googleapis.com/",
+                        "type": "google.cloud.pubsub.topic.v1.messagePublished"}, data)
+    with app.test_request_context("/", method="POST", json=data):
+        assert deliver_event(deliverer, event) is None  # acknowledged: dead-lettered
+    assert airflow.triggers == []
+    [(topic, [letter])] = pubsub.published
+    assert (topic, letter.attributes["airhook_error"]) == (DEAD, "unauthenticated_push")
+
+
+def test_a_receive_only_instance_cannot_deliver() -> None:
+    receive_only = config.parse({**BASE, "delivery": QUEUE}, {"AIRHOOK_ROLE": "receive"})
+    with pytest.raises(ConfigError, match="AIRHOOK_ROLE=receive"):
+        Deliverer(receive_only, ScriptedAirflow(Outcome("queued", 200)), FakePubSub())  # type: ignore[arg-type]

@@ -26,6 +26,8 @@ module "airhook" {
 
   # Durable: the receiver queues, `deliver` triggers with retries (airhook.yaml: delivery).
   delivery_mode = "queue"
+  # The key that signs the queued messages: only receive and deliver can read it.
+  queue_signing_key = { secret = var.queue_signing_key_id, version = var.queue_signing_key_version }
 
   # The routes file of this example: Airflow auth `google`, a GitHub and a scheduler source.
   config_file = "${path.module}/airhook.yaml"

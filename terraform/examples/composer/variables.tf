@@ -43,6 +43,18 @@ variable "github_secret_previous_version" {
   default     = "1"
 }
 
+variable "queue_signing_key_id" {
+  description = "Secret Manager secret that holds the message-signing key of the queue (created beforehand, see README)."
+  type        = string
+  default     = "airhook-queue-key"
+}
+
+variable "queue_signing_key_version" {
+  description = "Version of queue_signing_key_id that receive signs with."
+  type        = string
+  default     = "1"
+}
+
 variable "notification_channels" {
   description = "Monitoring notification channels for the failed-delivery alert."
   type        = list(string)
