@@ -96,23 +96,21 @@ def test_a_password_in_the_airflow_url_is_not_logged_during_an_outage(url: str) 
 
 
 SUBSTITUTED = "Sub5tituted-Secret-Value"
-PENDING_QUEUE = pytest.mark.xfail(strict=False, reason="queue: a config error echoes a value substituted "
-                                  "from ${VAR} (issue 12.5)")
 
 
 @pytest.mark.parametrize("fragment, value", [
-    pytest.param("airflow: {url: '${X}'}", f"ftp://admin:{SUBSTITUTED}@airflow.example.com", id="airflow.url-scheme", marks=PENDING_QUEUE),
-    pytest.param("airflow: {url: '${X}'}", SUBSTITUTED, id="airflow.url-not-a-url", marks=PENDING_QUEUE),
+    pytest.param("airflow: {url: '${X}'}", f"ftp://admin:{SUBSTITUTED}@airflow.example.com", id="airflow.url-scheme"),
+    pytest.param("airflow: {url: '${X}'}", SUBSTITUTED, id="airflow.url-not-a-url"),
     pytest.param("airflow: {url: 'http://a', api: '${X}'}", SUBSTITUTED, id="airflow.api"),
     pytest.param("airflow: {url: 'http://a', auth: {type: '${X}'}}", SUBSTITUTED, id="airflow.auth.type"),
     pytest.param("airflow: {url: 'http://a'}\nsources: {s: {type: stripe, secrets: [x], tolerance: '${X}'}}",
                  SUBSTITUTED, id="tolerance"),
     pytest.param("airflow: {url: 'http://a'}\nsources: {s: {type: '${X}', secrets: [x]}}", SUBSTITUTED,
-                 id="source-type", marks=PENDING_QUEUE),
+                 id="source-type"),
     pytest.param("airflow: {url: 'http://a'}\nsources: {s: {type: twilio, secrets: [x], public_url: '${X}'}}",
-                 f"ftp://u:{SUBSTITUTED}@h/x", id="twilio-public_url", marks=PENDING_QUEUE),
+                 f"ftp://u:{SUBSTITUTED}@h/x", id="twilio-public_url"),
     pytest.param("airflow: {url: 'http://a'}\ndelivery: {mode: queue, topic: '${X}'}", SUBSTITUTED,
-                 id="delivery.topic", marks=PENDING_QUEUE),
+                 id="delivery.topic"),
     pytest.param("airflow: {url: 'http://a'}\nsources: {s: {type: github, secrets: [x], response: '${X}'}}",
                  SUBSTITUTED, id="response"),
 ])
