@@ -8,11 +8,10 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Protocol, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 from .. import logs
-
 from ..config import AirflowConfig
 from ..errors import (AirflowAuthError, AirflowError, AirflowRejected, AirflowServerError,
                       AirflowUnavailable, AssetNotFound, DagNotFound, RunRefused)
@@ -55,9 +54,6 @@ class Outcome:
     status: str
     airflow_status: int
     dag_paused: bool | None = None
-
-
-Api = Literal["v1", "v2"]
 
 
 @dataclass(frozen=True)
