@@ -35,6 +35,9 @@ DEDUPE_WINDOW = 100
 #: How long a DAG's paused state is trusted: at most one ``GET /dags/{id}`` per DAG per minute
 #: and instance, and an unpause shows within a minute.
 PAUSED_TTL = 60.0
+#: The paused check runs after the run exists, on the sender's time: it may not hold the answer
+#: back for long (a slow answer is "not known" for PAUSED_TTL).
+PAUSED_TIMEOUT = 2.0
 #: Trigger-body fields that not every Airflow takes: the first version of each API generation that
 #: accepts it. ``note`` is in the v1 spec since 2.5.0, but 2.5.0 and 2.5.1 answer 400 "Unknown
 #: field" to a POST with it (issue 11); Airflow 3's v2 has it from 3.0.0.
@@ -316,7 +319,7 @@ class AirflowClient:
                                        request_body(trigger, probe.api, probe.version), timeout, probe.api)
         if reply.status in (200, 201, 409):
             status = "queued" if reply.status != 409 else "duplicate"
-            paused = self.dag_paused(trigger.dag_id, timeout)
+            paused = self.dag_paused(trigger.dag_id, min(timeout, PAUSED_TIMEOUT))
             if paused:
                 self._log("WARNING", f"DAG {trigger.dag_id} is paused: run {trigger.dag_run_id} is "
                           "queued but will not start until the DAG is unpaused", component="airflow",

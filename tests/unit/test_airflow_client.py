@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from airhook.airflow.auth import AirflowJwtAuth, GoogleAuth
-from airhook.airflow.client import (PAUSED_TTL, AirflowClient, HttpTransport, Outcome, Probe, build_transport,
+from airhook.airflow.client import (PAUSED_TIMEOUT, PAUSED_TTL, AirflowClient, HttpTransport, Outcome, Probe, build_transport,
                                     classify, parse_version, redact, request_body)
 from airhook.airflow.composer import ComposerTransport
 from airhook.airflow.transport import Reply, make_pool
@@ -473,3 +473,17 @@ def test_a_ca_bundle_also_applies_to_airflow_alone(tmp_path: Any) -> None:
     transport = build_transport(config)
     assert transport.pool._verify == str(tmp_path / "ca.pem")  # type: ignore[attr-defined]
     assert transport.auth._pool._verify is True  # type: ignore[attr-defined]
+
+
+def test_a_slow_paused_check_never_holds_the_answer_back() -> None:
+    def handler(request: Recorded) -> tuple[int, Any]:
+        if is_dag_lookup(request):
+            time.sleep(PAUSED_TIMEOUT + 1)
+            return 200, {"is_paused": True}
+        return 200, {}
+    with stub_server(handler) as airflow:
+        client = AirflowClient(AirflowConfig(url=airflow.url, api="v2", timeout=10))
+        started = time.monotonic()
+        assert client.trigger(TRIGGER).dag_paused is None
+        assert time.monotonic() - started < PAUSED_TIMEOUT + 0.9
+        assert client.trigger(TRIGGER).dag_paused is None and client.paused_lookups == 1  # not asked again
