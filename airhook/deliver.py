@@ -35,8 +35,8 @@ from . import logs
 from .airflow.client import AirflowClient
 from .config import Config
 from .envelope import Envelope, MalformedEnvelope, parse_timestamp, rfc3339, verify
-from .errors import (AirflowError, AirflowServerError, AirflowUnavailable, BadSignature, ConfigError,
-                     QueueUnavailable, VerificationError, VerificationUnavailable)
+from .errors import (AirflowAuthError, AirflowError, AirflowServerError, AirflowUnavailable, BadSignature,
+                     ConfigError, QueueUnavailable, RunRefused, VerificationError, VerificationUnavailable)
 from .pubsub import Message, PubSub, attribute
 from .senders.google_oidc import CertCache, bearer_token, verify_id_token
 
@@ -52,9 +52,18 @@ MAX_CLOCK_SKEW = 300.0
 
 
 def permanent(error: AirflowError) -> bool:
-    """True when Airflow answered about this very run with a 4xx that no retry can change: the DAG
-    or asset does not exist (404), or the request was refused (400, 413, 422...). Not 401/403
-    (credentials and roles get fixed), 408 or 429 (load), and not failures without an answer."""
+    """True when no retry can change the answer about this very run, so the message goes to the
+    dead-letter topic now instead of being retried for the whole outage budget.
+
+    Permanent: Airflow answered about this run with a 4xx (the DAG or asset does not exist, 400,
+    413, 422...), or airhook refused to send it (RunRefused: a conf no Airflow can store, a path
+    MWAA cannot carry). Retried: no answer, 5xx, 408, 429, refused credentials (401/403, a redirect
+    to a sign-in page) and no REST API at the URL: credentials, roles and URLs get fixed.
+    """
+    if isinstance(error, RunRefused):
+        return True
+    if isinstance(error, (AirflowUnavailable, AirflowServerError, AirflowAuthError)):
+        return False
     status = error.airflow_status
     return status is not None and 400 <= status < 500 and status not in (401, 403, 408, 429)
 

@@ -200,3 +200,24 @@ class QueueUnavailable(AirhookError):
     code = "queue_unavailable"
     public = "the delivery queue is unavailable; retry later"
     retry_after = 10
+
+
+# ---------------------------------------------------------------------------- permanent refusals
+
+
+class ConfNotStorable(RouteError):
+    """A route's ``conf`` holds a value that no Airflow can store (NUL, a lone surrogate) or that
+    is not JSON (NaN, Infinity). Refused before triggering with the route and key: a retry would
+    send the same value, so this must not look like an outage."""
+
+    code = "conf_not_storable"
+    public = "a route's conf holds a value Airflow cannot store"
+
+
+class RunRefused(AirflowRejected):
+    """airhook refused to send a run as built, because no Airflow could ever accept it (a conf
+    value no backend can store, a path MWAA cannot carry). Permanent: retrying sends the same run,
+    so queue mode dead-letters it at once instead of retrying it for the whole outage budget."""
+
+    code = "run_refused"
+    public = "the run cannot be accepted by Airflow"

@@ -174,5 +174,10 @@ def google_request(pool: Http) -> Any:
 
 
 def _strip(url: str) -> str:
-    # URLs carry no credentials here, but never log a query string.
-    return url.split("?", 1)[0]
+    """``url`` for a message: no query string, and no userinfo (a password in ``airflow.url``)."""
+    url = url.split("?", 1)[0].split("#", 1)[0]
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        authority, slash, path = rest.partition("/")
+        url = f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
+    return url

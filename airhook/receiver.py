@@ -205,6 +205,8 @@ class Receiver:
                 try:
                     outcome: Outcome = self.client.trigger(trigger, deadline)
                     run["status"] = outcome.status
+                    if outcome.dag_paused:  # created, but waits until someone unpauses the DAG
+                        run["dag_paused"] = True
                     record["airflow_status"] = outcome.airflow_status
                 except AirflowError as exc:
                     run["status"] = "failed"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -16,7 +17,7 @@ from jmespath.exceptions import JMESPathError
 from .config import RUN_ID_PATTERN, Route
 from .delivery import Delivery
 from .body import check_depth
-from .errors import MalformedRequest, RouteError
+from .errors import ConfNotStorable, MalformedRequest, RouteError
 from .expressions import truthy
 
 MAX_RUN_ID = 250
@@ -77,6 +78,49 @@ def decide(route: Route, delivery: Delivery, document: dict[str, Any]) -> Decisi
     return Decision(route.name, True, "matched")
 
 
+def unstorable(value: Any) -> str | None:
+    """Why ``value`` cannot be stored as a DAG run's ``conf`` by any Airflow, or None.
+
+    PostgreSQL refuses NUL in text and JSON (Airflow 3.3 answers 422 "Value rejected by database",
+    other backends and versions 500), a lone surrogate cannot be encoded as UTF-8 at all, and NaN or
+    Infinity are not JSON (Python's json writes them, Airflow's JSON parser refuses them). A retry
+    sends the same value, so this is refused up front instead of looking like an outage.
+    """
+    # Iterative: depth is bounded by check_depth, but a walk need not recurse to be correct.
+    stack: list[Any] = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return "a NUL character"
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a lone surrogate (not valid Unicode)"
+        elif isinstance(node, bool) or node is None or isinstance(node, int):
+            continue
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                return f"{node!r}, which is not JSON"
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        else:
+            return f"a {type(node).__name__}, which is not JSON"
+    return None
+
+
+def scrub(text: str) -> str:
+    """``text`` with what no database stores (NUL, lone surrogates) replaced by U+FFFD: for the
+    run's note, a label for people, which is not worth refusing a delivery over."""
+    if unstorable(text) is None:
+        return text
+    # A Python str holds a surrogate pair as one astral character, so any surrogate is lone.
+    return "".join("\ufffd" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in text)
+
+
 def _evaluate(route: Route, key: str, expression: Any, document: dict[str, Any]) -> Any:
     try:
         value = expression.search(document)
@@ -95,6 +139,12 @@ def build_trigger(route: Route, delivery: Delivery, document: dict[str, Any]) ->
         RouteError: a ``conf``, ``note`` or ``run_id`` expression failed or gave an unusable value.
     """
     conf = {key: _evaluate(route, f"conf.{key}", expr, document) for key, expr in route.conf}
+    for key, value in conf.items():
+        problem = unstorable(value)
+        if problem is not None:
+            raise ConfNotStorable(f"route {route.name}: conf.{key} holds {problem}",
+                                  public=f"route {route.name!r}: conf.{key} holds {problem}; "
+                                         "Airflow cannot store it")
     if route.run_id is not None:
         run_id = _evaluate(route, "run_id", route.run_id, document)
         if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id) or len(run_id) > MAX_RUN_ID:
@@ -107,9 +157,9 @@ def build_trigger(route: Route, delivery: Delivery, document: dict[str, Any]) ->
         note = None
     elif route.note is not None:
         note = _evaluate(route, "note", route.note, document)
-        note = None if note is None else str(note)
+        note = None if note is None else scrub(str(note))
     else:
-        note = f"airhook: {delivery.source} {delivery.event} delivery {delivery.delivery_id}"
+        note = scrub(f"airhook: {delivery.source} {delivery.event} delivery {delivery.delivery_id}")
     return Trigger(route=route.name, dag_id=route.dag_id, dag_run_id=run_id, conf=conf, note=note,
                    asset=route.asset)
 

@@ -4,6 +4,8 @@ servers for integration tests against a real local Airflow (see tools/local_airf
 - ``airflow2``: Airflow 2.11.2, REST API v1, SQLite + SequentialExecutor.
 - ``airflow3``: Airflow 3.3.2, REST API v2, PostgreSQL + LocalExecutor.
 - ``airflow``: parametrized over both (test ids ``airflow2`` / ``airflow3``).
+- ``airflow2_oldest``: Airflow 2.5.1 (the oldest 2.x MWAA still lists; it refuses a trigger's
+  ``note``), SQLite, for the tests of version-fitted bodies only (not part of ``airflow``).
 
 All are session-scoped: started (with the demo DAGs ready and unpaused) the first time a test asks,
 stopped at the end of the session. On that first request, every generation that some collected test
@@ -26,6 +28,7 @@ if str(ROOT) not in sys.path:  # `tools` is a top-level package of the checkout
     sys.path.insert(0, str(ROOT))
 
 from tools.local_airflow import (  # noqa: E402
+    AIRFLOW2_OLDEST_VERSION,
     AIRFLOW2_VERSION,
     AIRFLOW3_VERSION,
     DEMO_DAG_IDS,
@@ -39,7 +42,10 @@ DAGS_FOLDER = ROOT / "examples" / "dags"
 _SPECS: dict[str, dict[str, str]] = {
     "airflow2": {"version": AIRFLOW2_VERSION, "db": "sqlite"},
     "airflow3": {"version": AIRFLOW3_VERSION, "db": "postgres"},
+    "airflow2_oldest": {"version": AIRFLOW2_OLDEST_VERSION, "db": "sqlite"},
 }
+#: what the ``airflow`` fixture runs each test against
+_MATRIX = ("airflow2", "airflow3")
 
 
 class LocalAirflows:
@@ -92,7 +98,7 @@ def _wanted_generations(session: pytest.Session) -> set[str]:
             if isinstance(param, str) and param in _SPECS:
                 wanted.add(param)
             elif param is None:
-                wanted.update(_SPECS)
+                wanted.update(_MATRIX)
             # else: a test's own parameter that happens to be named "airflow" (a config dict)
     return wanted
 
@@ -119,7 +125,13 @@ def airflow3(local_airflows: LocalAirflows) -> AirflowServer:
     return local_airflows.get("airflow3")
 
 
-@pytest.fixture(scope="session", params=sorted(_SPECS))
+@pytest.fixture(scope="session")
+def airflow2_oldest(local_airflows: LocalAirflows) -> AirflowServer:
+    """Airflow 2.5.1 (REST API v1, basic auth admin/admin, SQLite), demo DAGs ready."""
+    return local_airflows.get("airflow2_oldest")
+
+
+@pytest.fixture(scope="session", params=_MATRIX)
 def airflow(request: pytest.FixtureRequest) -> AirflowServer:
     """Each generation in turn: ``airflow2`` then ``airflow3``."""
     server: AirflowServer = request.getfixturevalue(request.param)

@@ -139,6 +139,8 @@ def dag_runs(seen: set[str] | None = None) -> Airflow:
                     return 409, {"detail": f"DAGRun with dag_run_id: '{body['dag_run_id']}' already exists"}
                 seen.add(body["dag_run_id"])
             return 200, {"dag_run_id": body["dag_run_id"], "state": "queued"}
+        if method == "GET" and path.startswith("/dags/") and path.count("/") == 2:
+            return 200, {"dag_id": path.rsplit("/", 1)[1], "is_paused": False}  # the paused check
         return 404, {"detail": "not found"}
 
     return airflow

@@ -60,6 +60,9 @@ log = logging.getLogger("airhook.local_airflow")
 #: The versions the project tests against (one per REST API generation).
 AIRFLOW2_VERSION = "2.11.2"
 AIRFLOW3_VERSION = "3.3.2"
+#: The oldest Airflow 2 a managed service still lists (MWAA 2.5.1): before 2.5.2 a trigger body
+#: may not carry ``note``. Installed with OLD_AIRFLOW2_PINS.
+AIRFLOW2_OLDEST_VERSION = "2.5.1"
 #: DAGs defined in examples/dags/airhook_demo.py.
 DEMO_DAG_IDS: tuple[str, ...] = ("deploy", "billing_sync")
 DEFAULT_DAGS_FOLDER = Path(__file__).resolve().parent.parent / "examples" / "dags"
@@ -128,7 +131,22 @@ def _requirements(version: str) -> list[str]:
     reqs = [f"apache-airflow=={version}", "psycopg2-binary"]
     if _major(version) >= 3:
         reqs.append("asyncpg")
+    if _release(version) < (2, 7):
+        reqs.extend(OLD_AIRFLOW2_PINS)
     return reqs
+
+
+#: Airflow before 2.7 declares open ranges its code does not survive (pendulum 3 is not callable
+#: as ``pendulum.tz.timezone``, SQLAlchemy 2, Flask 2.3...); its constraints files would pin them,
+#: but are out of reach here. These are the bounds that make 2.5.1 (MWAA's oldest listed 2.x with
+#: a REST API trigger body of its own) start on Python 3.11.
+OLD_AIRFLOW2_PINS = ("pendulum<3", "sqlalchemy<2", "flask<2.3", "werkzeug<2.3", "flask-session<0.6",
+                     "connexion<3", "marshmallow<3.20", "flask-sqlalchemy<3", "sqlalchemy-utils<0.42")
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """``"2.5.1"`` -> ``(2, 5, 1)``."""
+    return tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
 
 
 def _major(version: str) -> int:
@@ -929,7 +947,7 @@ class AirflowServer:
             (self.home / "passwords.json").write_text(json.dumps({self.username: self.password}))
             run("db", "migrate")
         else:
-            run("db", "migrate")
+            run("db", "migrate" if _release(self.version) >= (2, 7) else "upgrade")  # migrate: 2.7+
             run("users", "create", "--username", self.username, "--password", self.password,
                 "--firstname", "Air", "--lastname", "Hook", "--role", "Admin",
                 "--email", "admin@example.com")

@@ -154,7 +154,9 @@ class GoogleAuth:
         return True
 
 
-def build_auth(config: AirflowConfig, pool: Http) -> Auth:
+def build_auth(config: AirflowConfig, pool: Http, google_pool: Http | None = None) -> Auth:
+    """The configured scheme. ``pool`` reaches Airflow (and its ``/auth/token``) with
+    ``airflow.verify_tls``; ``google_pool`` reaches Google's token endpoint, always verified."""
     auth = config.auth
     if auth.type == "none":
         return StaticAuth({})
@@ -167,5 +169,5 @@ def build_auth(config: AirflowConfig, pool: Http) -> Auth:
         assert auth.username is not None and auth.password is not None
         return AirflowJwtAuth(config.url, auth.username, auth.password, pool, config.timeout)
     if auth.type == "google":
-        return GoogleAuth(auth.scopes, pool)
+        return GoogleAuth(auth.scopes, google_pool if google_pool is not None else pool)
     raise ConfigError(f"airflow.auth.type: unsupported {auth.type!r}")

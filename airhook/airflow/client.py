@@ -9,13 +9,13 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-
+from .. import logs
 from ..config import AirflowConfig
 from ..errors import (AirflowAuthError, AirflowError, AirflowRejected, AirflowServerError,
-                      AirflowUnavailable, AssetNotFound, DagNotFound)
-from ..routing import Trigger
+                      AirflowUnavailable, AssetNotFound, DagNotFound, RunRefused)
+from ..routing import Trigger, unstorable
 from .auth import Auth, build_auth
 from .transport import Http, Reply, make_pool, send
 
@@ -32,6 +32,18 @@ MIN_ATTEMPT = 0.25
 EVENT_ID_KEY = "airhook_event_id"
 #: How many of an asset's latest events are searched for a redelivered event id.
 DEDUPE_WINDOW = 100
+#: How long a DAG's paused state is trusted: at most one ``GET /dags/{id}`` per DAG per minute
+#: and instance, and an unpause shows within a minute.
+PAUSED_TTL = 60.0
+#: The paused check runs after the run exists, on the sender's time: it may not hold the answer
+#: back for long (a slow answer is "not known" for PAUSED_TTL).
+PAUSED_TIMEOUT = 2.0
+#: Trigger-body fields that not every Airflow takes: the first version of each API generation that
+#: accepts it. ``note`` is in the v1 spec since 2.5.0, but 2.5.0 and 2.5.1 answer 400 "Unknown
+#: field" to a POST with it (issue 11); Airflow 3's v2 has it from 3.0.0.
+FIELD_SINCE: dict[str, dict[str, tuple[int, ...]]] = {
+    "note": {"v1": (2, 5, 2), "v2": (3, 0, 0)},
+}
 
 T = TypeVar("T")
 
@@ -39,10 +51,40 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Outcome:
     """What Airflow said about one trigger: ``queued`` (created) or ``duplicate`` (409: a run with
-    that id exists, i.e. this delivery was already triggered)."""
+    that id exists, i.e. this delivery was already triggered). ``dag_paused``: the DAG is paused,
+    so the run waits until someone unpauses it (None: not known, or an asset event)."""
 
     status: str
     airflow_status: int
+    dag_paused: bool | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What an instance learns once about its Airflow: the REST API generation and, where the
+    server says, its version (``(2, 10, 5)``), which decides the fields of a trigger body."""
+
+    api: str
+    version: tuple[int, ...] | None = None
+
+
+def parse_version(text: Any) -> tuple[int, ...] | None:
+    """``"2.10.5"``, ``"2.5.1+astro.1"``, ``"3.0.0rc1"``, ``"2.9.3-composer"`` -> its numbers."""
+    if not isinstance(text, str):
+        return None
+    numbers: list[int] = []
+    for part in text.split(".")[:3]:
+        digits = ""
+        for char in part:
+            if not char.isdigit():
+                break
+            digits += char
+        if not digits:
+            break
+        numbers.append(int(digits))
+        if len(digits) != len(part):
+            break  # "0rc1", "1+astro": the rest is not a version number
+    return tuple(numbers) if numbers else None
 
 
 class Transport(Protocol):
@@ -52,7 +94,7 @@ class Transport(Protocol):
 
     def request(self, method: str, path: str, body: Any, timeout: float, api: str) -> Reply: ...
 
-    def detect_api(self, timeout: float) -> str: ...
+    def detect_api(self, timeout: float, api: str | None = None) -> Probe: ...
 
 
 class HttpTransport:
@@ -87,29 +129,41 @@ class HttpTransport:
             self._last_403_refresh = now
             return True
 
-    def detect_api(self, timeout: float) -> str:
-        # /version answers without auth on some versions and 401/403 on others: any of those
-        # proves the API generation exists; 404 means it does not.
-        for api in ("v2", "v1"):
-            reply = send(self.pool, "GET", f"{self.config.url}/api/{api}/version", timeout=timeout,
-                         headers={"Accept": "application/json"})
-            if reply.status in (200, 401, 403):
-                return api
-            if reply.status >= 500:
-                raise AirflowServerError(f"/api/{api}/version answered {reply.status}",
-                                         airflow_status=reply.status)
+    def detect_api(self, timeout: float, api: str | None = None) -> Probe:
+        """``GET /api/{v2,v1}/version`` with the configured credentials (only ``api`` when given).
+
+        Only a 200 proves a generation: a front end that guards the whole host (Cloud Composer's,
+        an auth proxy) answers an anonymous or refused request with a 401/403 or a 302 to its
+        sign-in page for *any* path, so those are auth failures, never an API guess.
+        """
+        for candidate in ((api,) if api is not None else ("v2", "v1")):
+            reply = self.request("GET", "/version", None, timeout, candidate)
+            if reply.status == 200:
+                data = reply.json()
+                return Probe(candidate, parse_version(data.get("version") if isinstance(data, dict) else None))
+            if reply.status != 404:
+                raise classify(reply, f"GET /api/{candidate}/version", self.config.auth.type)
         raise AirflowRejected("neither /api/v2/version nor /api/v1/version exists at airflow.url",
                               public="Airflow's REST API was not found at the configured URL")
 
 
-def request_body(trigger: Trigger, api: str) -> dict[str, Any]:
-    """The JSON body of ``POST .../dags/{dag_id}/dagRuns``. Airflow 3 requires the
-    ``logical_date`` key (null: "now", and no uniqueness on dates) and refuses unknown keys;
-    Airflow 2 refuses ``logical_date: null``."""
+def accepts(field: str, api: str, version: tuple[int, ...] | None) -> bool:
+    """Does this Airflow take ``field`` in a trigger body? An unknown version is taken to be
+    current: the field is sent."""
+    since = FIELD_SINCE.get(field, {}).get(api)
+    return since is None or version is None or version >= since
+
+
+def request_body(trigger: Trigger, api: str, version: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """The JSON body of ``POST .../dags/{dag_id}/dagRuns`` that this Airflow takes. Airflow 3
+    requires the ``logical_date`` key (null: "now", and no uniqueness on dates) and refuses
+    unknown keys; Airflow 2 refuses ``logical_date: null`` and, before 2.5.2, ``note``
+    (FIELD_SINCE). Neither is sent ``execution_date``/``data_interval_*``/``run_after``: Airflow
+    fills them in as for a manual run."""
     body: dict[str, Any] = {"dag_run_id": trigger.dag_run_id, "conf": trigger.conf}
     if api == "v2":
         body["logical_date"] = None
-    if trigger.note is not None:
+    if trigger.note is not None and accepts("note", api, version):
         body["note"] = trigger.note
     return body
 
@@ -140,9 +194,34 @@ _FORBIDDEN_HINT = {
 }
 
 
+_SIGN_IN_HINT = {
+    "google": "the function's service account was not accepted (Composer: it needs "
+              "roles/composer.user and an Airflow role)",
+    "none": "the URL is behind a front end that wants credentials: set airflow.auth "
+            "(Cloud Composer: type google)",
+}
+
+
+def redact(url: str) -> str:
+    """``url`` without userinfo (a password in ``airflow.url``) or query (tokens, return URLs)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    scheme = f"{parts.scheme}://" if parts.scheme else ""
+    return f"{scheme}{host}{parts.path}"
+
+
 def classify(reply: Reply, what: str, auth_type: str) -> AirflowError:
     """The typed error for a non-success answer from Airflow."""
     status = reply.status
+    if 300 <= status < 400:
+        # http.client follows no redirect: a front end sending us to its sign-in page (Composer's,
+        # an OAuth proxy's) means our credentials were missing or refused, not "no API here".
+        where = redact(reply.headers.get("location", "")) or "another page"
+        hint = _SIGN_IN_HINT.get(auth_type, "the front end refused the configured credentials")
+        return AirflowAuthError(f"{what} was redirected ({status}) to {where}, a sign-in page: {hint}",
+                                airflow_status=status)
     why = reason(reply)
     if status == 401:
         return AirflowAuthError(f"Airflow answered 401 to {what}: {why}", airflow_status=status)
@@ -151,8 +230,8 @@ def classify(reply: Reply, what: str, auth_type: str) -> AirflowError:
         return AirflowAuthError(f"Airflow answered 403 to {what}: {why}; {hint}", airflow_status=status)
     if status == 404:
         return DagNotFound(f"{what}: not found in Airflow: {why}", airflow_status=status)
-    if status == 429:
-        return AirflowServerError(f"Airflow answered 429 (rate limited) to {what}", airflow_status=status)
+    if status in (408, 429):  # a timeout or load: worth retrying
+        return AirflowServerError(f"Airflow answered {status} to {what}", airflow_status=status)
     if status >= 500:
         return AirflowServerError(f"Airflow answered {status} to {what}: {why}", airflow_status=status)
     return AirflowRejected(f"Airflow answered {status} to {what}: {why}", airflow_status=status)
@@ -165,26 +244,54 @@ class AirflowClient:
     def __init__(self, config: AirflowConfig, *, transport: Transport | None = None,
                  pool: Http | None = None, auth: Auth | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 log: Callable[..., None] = logs.emit) -> None:
         self.config = config
         if transport is None:
             transport = build_transport(config, pool, auth)
         self.transport = transport
-        self._api = None if config.api == "auto" else config.api
+        # An explicit v2 needs no probe: every Airflow 3 takes the same trigger body.
+        self._probe: Probe | None = Probe("v2") if config.api == "v2" else None
         self._api_lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
+        self._log = log
         self._asset_ids: dict[str, int] = {}
+        self._paused: dict[str, tuple[float, bool | None]] = {}
+        self._paused_lock = threading.Lock()
+        #: how many times Airflow was asked whether a DAG is paused (tests and benchmarks)
+        self.paused_lookups = 0
 
     # ------------------------------------------------------------------------------------ version
 
+    def probe(self, timeout: float | None = None) -> Probe:
+        """The API generation and server version, asked once per instance (``GET .../version``
+        with the configured credentials; MWAA: ``GetEnvironment``). Only a success is kept."""
+        if self._probe is None:
+            with self._api_lock:
+                if self._probe is None:
+                    self._probe = self._ask(timeout or self.config.timeout)
+        return self._probe
+
+    def _ask(self, timeout: float) -> Probe:
+        if self.config.api == "auto":
+            return self.transport.detect_api(timeout)
+        try:
+            return self.transport.detect_api(timeout, self.config.api)
+        except (AirflowUnavailable, AirflowServerError):
+            raise
+        except AirflowError:
+            # The API is configured; only the version is unknown (e.g. /version is refused to
+            # this role): send the generation's current body rather than fail every delivery.
+            return Probe(self.config.api)
+
     def api(self, timeout: float | None = None) -> str:
         """``v1`` or ``v2``; with ``api: auto`` the server is asked once per instance."""
-        if self._api is None:
-            with self._api_lock:
-                if self._api is None:
-                    self._api = self.transport.detect_api(timeout or self.config.timeout)
-        return self._api
+        return self.probe(timeout).api
+
+    def version(self, timeout: float | None = None) -> tuple[int, ...] | None:
+        """The server's Airflow version, when known."""
+        return self.probe(timeout).version
 
     # ------------------------------------------------------------------------------------ trigger
 
@@ -205,14 +312,52 @@ class AirflowClient:
         return self.retrying(lambda timeout: once(trigger, timeout), deadline)
 
     def _trigger_once(self, trigger: Trigger, timeout: float) -> Outcome:
-        api = self.api(timeout)
+        assert trigger.dag_id is not None
+        _refuse_unstorable(trigger)
+        probe = self.probe(timeout)
         reply = self.transport.request("POST", f"/dags/{quote(trigger.dag_id, safe='')}/dagRuns",
-                                       request_body(trigger, api), timeout, api)
-        if reply.status in (200, 201):
-            return Outcome("queued", reply.status)
-        if reply.status == 409:
-            return Outcome("duplicate", reply.status)
+                                       request_body(trigger, probe.api, probe.version), timeout, probe.api)
+        if reply.status in (200, 201, 409):
+            status = "queued" if reply.status != 409 else "duplicate"
+            paused = self.dag_paused(trigger.dag_id, min(timeout, PAUSED_TIMEOUT))
+            if paused:
+                self._log("WARNING", f"DAG {trigger.dag_id} is paused: run {trigger.dag_run_id} is "
+                          "queued but will not start until the DAG is unpaused", component="airflow",
+                          dag_id=trigger.dag_id, dag_run_id=trigger.dag_run_id, dag_paused=True)
+            return Outcome(status, reply.status, paused)
+        if reply.status == 405 or (reply.status == 404 and not _about_dag(reply)):
+            # The path itself does not exist (Airflow 3 answers 405 to POST /api/v1/...: its UI
+            # route): the API generation is wrong, a guess or the config, which must never read
+            # as a missing DAG. Ask again next time.
+            if self.config.api == "auto":
+                with self._api_lock:
+                    self._probe = None
+            raise AirflowRejected(f"POST /api/{probe.api}/dags/{{dag_id}}/dagRuns answered {reply.status} "
+                                  f"without Airflow's DAG-not-found answer: REST API {probe.api} is not at "
+                                  "airflow.url (check airflow.url and airflow.api)",
+                                  public="Airflow's REST API was not found at the configured URL")
         raise classify(reply, f"DAG {trigger.dag_id!r}", self.config.auth.type)
+
+    def dag_paused(self, dag_id: str, timeout: float) -> bool | None:
+        """Is the DAG paused? ``GET /dags/{id}``, kept for PAUSED_TTL per DAG. Never raises: not
+        knowing is no reason to fail a run that Airflow has already created (None)."""
+        cached = self._paused.get(dag_id)
+        if cached is not None and cached[0] > self._clock():
+            return cached[1]
+        with self._paused_lock:  # concurrent first triggers: one lookup
+            cached = self._paused.get(dag_id)
+            if cached is not None and cached[0] > self._clock():
+                return cached[1]
+            self.paused_lookups += 1
+            try:
+                reply = self.get(f"/dags/{quote(dag_id, safe='')}", f"DAG {dag_id!r}", timeout)
+                data = reply.json()
+                value = data.get("is_paused") if isinstance(data, dict) else None
+                paused = value if isinstance(value, bool) else None
+            except AirflowError:
+                paused = None
+            self._paused[dag_id] = (self._clock() + PAUSED_TTL, paused)
+            return paused
 
     # ------------------------------------------------------------------------------------ assets
 
@@ -220,6 +365,7 @@ class AirflowClient:
         """Post an asset event (Airflow 3) or dataset event (Airflow 2.9+) unless one with this
         event id is among the asset's latest events (a redelivery)."""
         assert trigger.asset is not None
+        _refuse_unstorable(trigger)
         api = self.api(timeout)
         asset_id = self._asset_id(trigger.asset, api, timeout)
         if self._event_exists(api, asset_id, trigger.dag_run_id, timeout):
@@ -296,6 +442,26 @@ class AirflowClient:
                 self._sleep(pause)
 
 
+def _about_dag(reply: Reply) -> bool:
+    """Is this 404 Airflow's own "DAG not found" (v1: title "DAG not found"; v2: "The Dag with ID
+    ... was not found"), rather than a path no route serves (FastAPI's "Not Found", connexion's
+    "The requested URL was not found", a proxy's HTML page)?"""
+    data = reply.json()
+    if not isinstance(data, dict):
+        return False
+    return any("dag" in str(data.get(key, "")).lower() for key in ("title", "detail"))
+
+
+def _refuse_unstorable(trigger: Trigger) -> None:
+    """The router refuses these (ConfNotStorable, 422); this catches runs that reach the client
+    another way (a queued message from before that check, a redrive), as a permanent refusal."""
+    for key, value in trigger.conf.items():
+        problem = unstorable(value)
+        if problem is not None:
+            raise RunRefused(f"route {trigger.route}: conf.{key} holds {problem}; no Airflow can "
+                             "store it", public="the run's conf holds a value Airflow cannot store")
+
+
 def build_transport(config: AirflowConfig, pool: Http | None = None,
                     auth: Auth | None = None) -> Transport:
     """MWAA's InvokeRestApi for ``auth: {type: mwaa}``, else HTTP(S); for Cloud Composer without a
@@ -305,11 +471,15 @@ def build_transport(config: AirflowConfig, pool: Http | None = None,
         from .mwaa import MwaaTransport
         return MwaaTransport(config)
     pool = pool if pool is not None else make_pool(config.verify_tls)
-    auth = auth if auth is not None else build_auth(config, pool)
+    # verify_tls is about Airflow alone: Google's token endpoint and the Composer API are always
+    # verified, on their own connections.
+    google_pool = pool if config.verify_tls is True else make_pool(True, maxsize=4)
+    auth = auth if auth is not None else build_auth(config, pool, google_pool)
     if config.url is None and config.composer_environment is not None:
         from .composer import ComposerTransport
-        return ComposerTransport(config, pool, auth)
+        return ComposerTransport(config, pool, auth, google_pool=google_pool)
     return HttpTransport(config, pool, auth)
 
 
-__all__ = ["AirflowClient", "HttpTransport", "Outcome", "Transport", "classify", "request_body"]
+__all__ = ["AirflowClient", "FIELD_SINCE", "HttpTransport", "Outcome", "Probe", "Transport",
+           "accepts", "classify", "parse_version", "redact", "request_body"]

@@ -17,7 +17,7 @@ from typing import Any
 from ..config import AirflowConfig
 from ..errors import AirflowAuthError, AirflowRejected, AirflowServerError, TargetNotFound
 from .auth import Auth
-from .client import HttpTransport
+from .client import HttpTransport, Probe
 from .transport import Http, Reply, send
 
 #: What a 403 from the Composer API means for the function's service account.
@@ -103,11 +103,13 @@ class ComposerTransport(HttpTransport):
     """:class:`HttpTransport` to the URL that :class:`ComposerDiscovery` finds on first use."""
 
     def __init__(self, config: AirflowConfig, pool: Http, auth: Auth,
-                 discovery: ComposerDiscovery | None = None) -> None:
+                 discovery: ComposerDiscovery | None = None, *, google_pool: Http | None = None) -> None:
         super().__init__(config, pool, auth)
         assert config.composer_environment is not None
+        # The Composer API is Google's, not Airflow: airflow.verify_tls never applies to it.
         self.discovery = discovery or ComposerDiscovery(config.composer_environment,
-                                                        config.composer_endpoint, pool, auth)
+                                                        config.composer_endpoint,
+                                                        google_pool if google_pool is not None else pool, auth)
 
     def _resolve(self, timeout: float) -> None:
         if self.config.url is None:
@@ -118,9 +120,9 @@ class ComposerTransport(HttpTransport):
         self._resolve(timeout)
         return super().request(method, path, body, timeout, api)
 
-    def detect_api(self, timeout: float) -> str:
+    def detect_api(self, timeout: float, api: str | None = None) -> Probe:
         self._resolve(timeout)
-        return super().detect_api(timeout)
+        return super().detect_api(timeout, api)
 
 
 __all__ = ["ComposerDiscovery", "ComposerTransport", "PERMISSION_HINT"]

@@ -10,13 +10,16 @@ within the sender's deadline.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ..config import AirflowConfig
 from ..errors import (AirflowAuthError, AirflowError, AirflowRejected, AirflowServerError,
-                      AirflowUnavailable, ConfigError, TargetNotFound)
+                      AirflowUnavailable, ConfigError, RunRefused, TargetNotFound)
 from .transport import Reply
+
+if TYPE_CHECKING:
+    from .client import Probe
 
 #: InvokeRestApi's ``Path`` limit (its API model: 1 to 64 characters, no version prefix).
 MAX_PATH = 64
@@ -93,7 +96,7 @@ class MwaaTransport:
         # (airflow.timeout), so an attempt may outlast what is left of the deadline.
         api_path, query = split_path(path)
         if len(api_path) > MAX_PATH:
-            raise AirflowRejected(
+            raise RunRefused(
                 f"MWAA InvokeRestApi: Path {api_path!r} has {len(api_path)} characters; the API "
                 f"accepts at most {MAX_PATH} (for a DAG run: a DAG id of at most 50 characters)",
                 public="the request cannot be sent through Amazon MWAA")
@@ -111,8 +114,11 @@ class MwaaTransport:
                          _body(response.get("RestApiResponse")))
         return Reply(int(answer.get("RestApiStatusCode") or 200), _body(answer.get("RestApiResponse")))
 
-    def detect_api(self, timeout: float) -> str:
-        """From the environment's Airflow version (``GetEnvironment``): 3.x speaks ``/api/v2``."""
+    def detect_api(self, timeout: float, api: str | None = None) -> Probe:
+        """From the environment's Airflow version (``GetEnvironment``): 3.x speaks ``/api/v2``;
+        the version also fits the trigger body (``api``, when configured, is kept)."""
+        from .client import Probe, parse_version  # noqa: F811 (client imports this module lazily)
+
         answer = self._call("GetEnvironment", self.client.get_environment, {"Name": self.name})
         version = str(answer.get("Environment", {}).get("AirflowVersion") or "")
         major = version.split(".", 1)[0]
@@ -120,7 +126,7 @@ class MwaaTransport:
             raise AirflowRejected(f"MWAA environment {self.name!r} reports Airflow version "
                                   f"{version!r}; set airflow.api to v1 or v2",
                                   public="Airflow's API version could not be determined")
-        return "v2" if int(major) >= 3 else "v1"
+        return Probe(api or ("v2" if int(major) >= 3 else "v1"), parse_version(version))
 
     def _call(self, operation: str, method: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         """One boto3 call. Airflow's own errors (RestApi*Exception) are re-raised for the caller;

@@ -12,7 +12,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from ..airflow.client import EVENT_ID_KEY, request_body
+from ..airflow.client import EVENT_ID_KEY, redact, request_body
 from ..config import Config
 from ..errors import AirhookError, RouteError
 from ..delivery import Delivery, Inbound
@@ -85,7 +85,7 @@ def airflow_base(loaded: Config, file: configfile.ConfigFile, resolved: configfi
         raw = file.document.get("airflow", {}).get("url") if isinstance(file.document, dict) else None
         return str(raw).rstrip("/")
     if airflow.url is not None:
-        return airflow.url
+        return redact(airflow.url)  # never print a password from airflow.url
     if airflow.auth.type == "mwaa":
         return f"mwaa://{airflow.auth.environment}"
     return f"<airflowUri of {airflow.composer_environment}>"

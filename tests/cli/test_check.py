@@ -146,5 +146,6 @@ def test_airflow_unreachable_is_a_problem(tmp_path: Path) -> None:
                      env={"AIRFLOW_URL": "http://127.0.0.1:9", "AIRFLOW_PASSWORD": "x"})
     assert result.code == 1
     [problem, total] = result.stdout.splitlines()
-    assert problem.startswith(f"{config}:3: airflow: cannot ask Airflow: GET http://127.0.0.1:9/api/v2/version")
+    # the probe carries the configured credentials: with airflow-jwt, the token comes first
+    assert problem.startswith(f"{config}:3: airflow: cannot ask Airflow: POST http://127.0.0.1:9/auth/token")
     assert total == "1 problem"

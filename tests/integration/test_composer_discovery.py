@@ -46,6 +46,8 @@ def test_many_deliveries_one_discovery_one_token(tmp_path: Path) -> None:
     def airflow(request: Recorded) -> tuple[int, Any]:  # Composer 3 with Airflow 3
         if request.path == "/api/v2/version":
             return 200, {"version": "3.1.0"}
+        if request.path == "/api/v2/dags/deploy":  # the paused check
+            return 200, {"dag_id": "deploy", "is_paused": False}
         return 200, {"dag_run_id": request.json()["dag_run_id"], "state": "queued"}
 
     with stub_server(token_endpoint) as google, stub_server(airflow) as web_server:
@@ -80,7 +82,9 @@ def test_many_deliveries_one_discovery_one_token(tmp_path: Path) -> None:
     assert composer.paths() == [f"/v1/{ENVIRONMENT}"]
     assert composer.requests[0].headers["authorization"] == f"Bearer {ACCESS_TOKEN}"
     triggers = [r for r in web_server.requests if r.path == "/api/v2/dags/deploy/dagRuns"]
-    assert web_server.paths("GET") == ["/api/v2/version"]
+    # one probe and one paused check per instance, both with the function's credentials
+    assert web_server.paths("GET") == ["/api/v2/version", "/api/v2/dags/deploy"]
+    assert {r.headers.get("authorization") for r in web_server.requests} == {f"Bearer {ACCESS_TOKEN}"}
     assert len(triggers) == DELIVERIES
     assert {r.headers["authorization"] for r in triggers} == {f"Bearer {ACCESS_TOKEN}"}
     assert all(r.json()["logical_date"] is None for r in triggers)

@@ -62,12 +62,16 @@ def test_github_delivery_becomes_a_signed_invoke_rest_api_call() -> None:
     assert again.status_code == 200 and again.json()["runs"][0]["status"] == "duplicate"
     assert mwaa.signature_failures == []
     assert endpoint.paths("GET") == ["/environments/airhook-test"]  # api: auto, once per instance
-    assert endpoint.paths("POST") == ["/restapi/airhook-test"] * (DELIVERIES + 1)
+    posts = [r for r in endpoint.requests if r.method == "POST" and r.json()["Method"] == "POST"]
+    assert [r.path for r in posts] == ["/restapi/airhook-test"] * (DELIVERIES + 1)
+    # and one paused check (GET /dags/deploy through InvokeRestApi), kept for a minute
+    assert [c["Path"] for c in mwaa.calls if c["Method"] == "GET"] == ["/dags/deploy"]
     sha = json.loads(PUSH)["after"]
     run_ids = sorted(a.json()["runs"][0]["dag_run_id"] for a in answers)
-    first = mwaa.calls[:DELIVERIES]
+    runs = [c for c in mwaa.calls if c["Method"] == "POST"]
+    first = runs[:DELIVERIES]
     assert sorted(c["Body"]["dag_run_id"] for c in first) == run_ids
-    for call in mwaa.calls:
+    for call in runs:
         assert (call["Path"], call["Method"]) == ("/dags/deploy/dagRuns", "POST")
         body = call["Body"]
         assert body["conf"] == {"sha": sha} and body["note"].startswith("airhook: github push delivery")

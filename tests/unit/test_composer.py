@@ -19,6 +19,7 @@ from airhook.config import AirflowConfig, AuthConfig
 from airhook.errors import (AirflowAuthError, AirflowRejected, AirflowServerError, AirflowUnavailable,
                             TargetNotFound)
 from airhook.routing import Trigger
+from tests.unit.test_airflow_client import calls, dags, paths
 from tests.stubs import Answer, Recorded, StubServer, scripted, stub_server
 
 ENVIRONMENT = "projects/acme/locations/europe-west1/environments/prod"
@@ -41,14 +42,14 @@ def environment(airflow_uri: str) -> Answer:
 
 
 def test_discovers_once_then_triggers_at_the_discovered_url() -> None:
-    with stub_server(scripted(default=(200, {"state": "queued"}))) as airflow, \
+    with stub_server(dags(scripted(default=(200, {"state": "queued"})))) as airflow, \
             stub_server(lambda _: environment(airflow.url)) as composer:
         client = composer_client(composer)
         assert [client.trigger(trigger(n)).status for n in range(5)] == ["queued"] * 5
     [lookup] = composer.requests
     assert (lookup.method, lookup.path) == ("GET", f"/v1/{ENVIRONMENT}")
     assert lookup.headers["authorization"] == "Bearer test-token"
-    assert airflow.paths() == ["/api/v2/dags/deploy/dagRuns"] * 5
+    assert paths(airflow) == ["/api/v2/dags/deploy/dagRuns"] * 5
     assert isinstance(client.transport, ComposerTransport) and client.transport.discovery.lookups == 1
 
 
@@ -56,12 +57,12 @@ def test_api_auto_is_asked_at_the_discovered_url() -> None:
     def airflow3(request: Recorded) -> Answer:
         return (200, {"version": "3.0.1"}) if request.path == "/api/v2/version" else (200, {"state": "queued"})
 
-    with stub_server(airflow3) as airflow, stub_server(lambda _: environment(airflow.url)) as composer:
+    with stub_server(dags(airflow3)) as airflow, stub_server(lambda _: environment(airflow.url)) as composer:
         client = composer_client(composer, api="auto")
         client.trigger(trigger())
         assert client.api() == "v2"
-    assert airflow.paths() == ["/api/v2/version", "/api/v2/dags/deploy/dagRuns"]
-    assert airflow.requests[1].json()["logical_date"] is None  # Composer 3 with Airflow 3
+    assert paths(airflow) == ["/api/v2/version", "/api/v2/dags/deploy/dagRuns"]
+    assert calls(airflow)[1].json()["logical_date"] is None  # Composer 3 with Airflow 3
 
 
 def test_concurrent_first_requests_make_one_lookup() -> None:
@@ -71,17 +72,17 @@ def test_concurrent_first_requests_make_one_lookup() -> None:
             return environment(airflow_url)
         return handler
 
-    with stub_server(scripted(default=(200, {}))) as airflow, \
+    with stub_server(dags(scripted(default=(200, {})))) as airflow, \
             stub_server(slow_environment(airflow.url)) as composer:
         client = composer_client(composer)
         with ThreadPoolExecutor(8) as pool:
             statuses = [o.status for o in pool.map(client.trigger, [trigger(n) for n in range(16)])]
     assert statuses == ["queued"] * 16
-    assert len(composer.requests) == 1 and len(airflow.requests) == 16
+    assert len(composer.requests) == 1 and len(calls(airflow)) == 16
 
 
 def test_a_given_url_skips_discovery() -> None:
-    with stub_server(scripted(default=(200, {}))) as airflow, stub_server(scripted()) as composer:
+    with stub_server(dags(scripted(default=(200, {})))) as airflow, stub_server(scripted()) as composer:
         client = composer_client(composer, url=airflow.url)
         client.trigger(trigger())
     assert type(client.transport) is HttpTransport and composer.requests == []
@@ -120,7 +121,7 @@ def test_unreachable_composer_api_is_unavailable() -> None:
 
 
 def test_a_failed_lookup_is_retried_not_cached() -> None:
-    with stub_server(scripted(default=(200, {}))) as airflow:
+    with stub_server(dags(scripted(default=(200, {})))) as airflow:
         answers = [(503, {"error": {"message": "unavailable"}}), environment(airflow.url)]
         lock = threading.Lock()
 
@@ -131,4 +132,4 @@ def test_a_failed_lookup_is_retried_not_cached() -> None:
         with stub_server(flaky) as composer:
             client = composer_client(composer)
             assert client.trigger(trigger(), deadline=time.monotonic() + 5).status == "queued"
-    assert len(composer.requests) == 2 and len(airflow.requests) == 1
+    assert len(composer.requests) == 2 and len(calls(airflow)) == 1

@@ -10,8 +10,8 @@ import pytest
 
 from airhook import config
 from airhook.delivery import Delivery
-from airhook.errors import RouteError
-from airhook.routing import default_run_id, explain, route
+from airhook.errors import ConfNotStorable, RouteError
+from airhook.routing import default_run_id, explain, route, unstorable
 from tests.conftest import payload
 
 RUN_ID = re.compile(r"^[A-Za-z0-9_.~:+-]+$")
@@ -124,3 +124,51 @@ def test_conf_values_nested_too_deep_are_a_route_error() -> None:
     routes = load([{**DEPLOY, "when": None, "conf": {"x": "body.deep"}}]).routes
     with pytest.raises(RouteError, match="conf.x"):
         route(routes, Delivery(source="github", event="push", delivery_id="d", body={"deep": deep}))
+
+
+# ---------------------------------------------------------------------------- values no Airflow can store
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("a\x00b", "a NUL character"),
+    ({"k": ["ok", "x\x00"]}, "a NUL character"),
+    ({"key\x00": 1}, "a NUL character"),  # keys are stored too
+    ("lone \udc80", "a lone surrogate"),
+    ("\ud83d", "a lone surrogate"),
+    (float("nan"), "nan, which is not JSON"),
+    ([float("inf")], "inf, which is not JSON"),
+    (-float("inf"), "-inf, which is not JSON"),
+])
+def test_unstorable_conf_is_refused_naming_route_and_key(value: Any, problem: str) -> None:
+    routes = load([{**DEPLOY, "when": None, "conf": {"title": "body.value", "sha": "body.after"}}]).routes
+    with pytest.raises(ConfNotStorable) as caught:
+        route(routes, Delivery(source="github", event="push", delivery_id="d", body={"value": value, "after": "x"}))
+    assert caught.value.status == 422 and caught.value.code == "conf_not_storable"
+    assert "route 'deploy-main': conf.title holds" in caught.value.public and problem in caught.value.public
+    assert "\x00" not in caught.value.public  # the value itself is never echoed
+
+
+@pytest.mark.parametrize("value", [
+    "plain", "emoji \U0001F600", "\u2028 separators", "", 0, -1.5, 1e308, 10**30, True, None,
+    {"nested": [1, "two", {"three": None}]}, [],
+])
+def test_storable_conf_passes(value: Any) -> None:
+    routes = load([{**DEPLOY, "when": None, "conf": {"v": "body.value"}}]).routes
+    [trigger] = route(routes, Delivery(source="github", event="push", delivery_id="d", body={"value": value}))
+    assert trigger.conf == {"v": value} and unstorable(value) is None
+
+
+@pytest.mark.parametrize("note, expected", [
+    ("'fine'", "fine"),
+    ("body.value", "x\ufffdy\ufffdz"),  # a label: scrubbed rather than refused
+])
+def test_notes_are_scrubbed_not_refused(note: str, expected: str) -> None:
+    routes = load([{**DEPLOY, "when": None, "note": note}]).routes
+    [trigger] = route(routes, Delivery(source="github", event="push", delivery_id="d",
+                                       body={"value": "x\x00y\udc80z"}))
+    assert trigger.note == expected
+
+
+def test_default_note_with_an_unstorable_delivery_id_is_scrubbed() -> None:
+    [trigger] = route(load([{**DEPLOY, "when": None}]).routes, delivery(delivery_id="d\x00-1"))
+    assert trigger.note == "airhook: github push delivery d\ufffd-1" and unstorable(trigger.dag_run_id) is None
