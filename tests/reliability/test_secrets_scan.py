@@ -59,9 +59,9 @@ PENDING_AIRFLOW = pytest.mark.xfail(strict=False, reason="airflow: a password in
 
 
 @pytest.mark.parametrize("url", [
-    pytest.param(f"http://admin:{PASSWORD}@127.0.0.1:9", id="refused", marks=PENDING_AIRFLOW),
-    pytest.param(f"http://admin:{PASSWORD}@127.0.0.1:9/airflow", id="refused-with-path", marks=PENDING_AIRFLOW),
-    pytest.param(f"http://admin:{PASSWORD}@no-such-host.invalid", id="dns-failure", marks=PENDING_AIRFLOW),
+    pytest.param(f"http://admin:{PASSWORD}@127.0.0.1:9", id="refused"),
+    pytest.param(f"http://admin:{PASSWORD}@127.0.0.1:9/airflow", id="refused-with-path"),
+    pytest.param(f"http://admin:{PASSWORD}@no-such-host.invalid", id="dns-failure"),
 ])
 def test_a_password_in_the_airflow_url_is_not_logged_during_an_outage(url: str) -> None:
     """In-process, the real Airflow client against a closed port or an unknown host: the 503's log
