@@ -1,0 +1,95 @@
+"""airhook as an Airflow plugin on real Airflow 2.11 (webserver, Flask blueprint) and 3.3 (API
+server, FastAPI app), pip-installed into Airflow's environment: the function's answers, runs
+created in that Airflow, and Airflow unharmed by a bad routes file."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import requests
+
+from airhook.senders.github import sign
+from tests.conftest import payload
+from tests.plugin.conftest import SECRET, Started
+
+PUSH = payload("push", "with-new-branch.payload.json")  # refs/heads/master
+PUSH_BODY = json.loads(PUSH)
+RELEASE = payload("release", "published.payload.json")
+
+
+def deliver(started: Started, body: bytes = PUSH, *, event: str = "push", delivery_id: str | None = None,
+            secret: str = SECRET, **headers: str) -> requests.Response:
+    return requests.post(f"{started.server.url}/airhook/github", data=body, timeout=60, headers={
+        "Content-Type": "application/json", "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery_id or str(uuid.uuid4()),
+        "X-Hub-Signature-256": sign(secret.encode(), body), "User-Agent": "GitHub-Hookshot/test", **headers})
+
+
+def runs_with_id(started: Started, run_id: str) -> list[dict[str, Any]]:
+    return [r for r in started.server.list_dag_runs("deploy") if r["dag_run_id"] == run_id]
+
+
+def test_bad_config_answers_503_and_airflow_keeps_serving(plugin_airflow: Started) -> None:
+    broken = plugin_airflow.broken
+    webhook: Any = broken["webhook"]
+    assert webhook.status_code == 503 and webhook.json()["error"] == "config_error"
+    assert "secret" not in webhook.text.lower()
+    assert broken["health"].status_code == 503  # type: ignore[attr-defined]
+    assert broken["api"].status == 200  # type: ignore[attr-defined]
+    assert broken["ui"].status_code == 200  # type: ignore[attr-defined]
+
+
+def test_signed_push_becomes_one_run_with_conf_and_note(plugin_airflow: Started) -> None:
+    delivery_id = str(uuid.uuid4())
+    response = deliver(plugin_airflow, delivery_id=delivery_id)
+    assert response.status_code == 200, response.text
+    run_id = f"airhook__github__deploy-main__{delivery_id}"
+    assert response.json() == {"delivery_id": delivery_id, "source": "github", "event": "push", "runs": [
+        {"route": "deploy-main", "dag_id": "deploy", "dag_run_id": run_id, "status": "queued"}]}
+    run = plugin_airflow.server.wait_for_run_state("deploy", run_id, states=("success",), timeout=120)
+    assert run["conf"] == {"sha": PUSH_BODY["after"], "repo": "Codertocat/Hello-World",
+                           "pusher": PUSH_BODY["pusher"]["name"]}
+    assert run["note"] == f"push {PUSH_BODY['after']}"
+    assert run["run_type"] == "manual"
+
+
+def test_redelivery_is_a_duplicate(plugin_airflow: Started) -> None:
+    delivery_id = str(uuid.uuid4())
+    statuses = [deliver(plugin_airflow, delivery_id=delivery_id).json()["runs"][0]["status"] for _ in range(3)]
+    assert statuses == ["queued", "duplicate", "duplicate"]
+    assert len(runs_with_id(plugin_airflow, f"airhook__github__deploy-main__{delivery_id}")) == 1
+
+
+def test_bad_signature_is_401_and_no_run(plugin_airflow: Started) -> None:
+    before = len(plugin_airflow.server.list_dag_runs("deploy"))
+    response = deliver(plugin_airflow, secret="wrong")
+    assert response.status_code == 401
+    assert response.json() == {"error": "unauthorized", "message": "signature verification failed"}
+    assert len(plugin_airflow.server.list_dag_runs("deploy")) == before
+
+
+def test_oversized_is_413_before_the_body_is_read(plugin_airflow: Started) -> None:
+    body = b"{" + b" " * 200_000 + b"}"
+    response = deliver(plugin_airflow, body)
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
+
+
+def test_other_answers_are_the_functions(plugin_airflow: Started) -> None:
+    url = f"{plugin_airflow.server.url}/airhook"
+    assert requests.get(f"{url}/_health", timeout=30).json() == {"status": "ok"}
+    assert requests.post(f"{url}/nope", data=b"{}", timeout=30).status_code == 404
+    get = requests.get(f"{url}/github", timeout=30)
+    assert get.status_code == 405 and get.headers["Allow"] == "POST"
+    ping = deliver(plugin_airflow, payload("ping"), event="ping")
+    assert ping.status_code == 200 and ping.json()["runs"] == [] if "runs" in ping.json() else True
+
+
+def test_asset_route_posts_one_asset_event(plugin_airflow: Started) -> None:
+    delivery_id = str(uuid.uuid4())
+    first = deliver(plugin_airflow, RELEASE, event="release", delivery_id=delivery_id)
+    assert first.status_code == 200, first.text
+    again = deliver(plugin_airflow, RELEASE, event="release", delivery_id=delivery_id)
+    assert [first.json()["runs"][0]["status"], again.json()["runs"][0]["status"]] == ["queued", "duplicate"]
