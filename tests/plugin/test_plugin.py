@@ -48,7 +48,10 @@ def test_signed_push_becomes_one_run_with_conf_and_note(plugin_airflow: Started)
     run_id = f"airhook__github__deploy-main__{delivery_id}"
     assert response.json() == {"delivery_id": delivery_id, "source": "github", "event": "push", "runs": [
         {"route": "deploy-main", "dag_id": "deploy", "dag_run_id": run_id, "status": "queued"}]}
-    run = plugin_airflow.server.wait_for_run_state("deploy", run_id, states=("success",), timeout=120)
+    # The run as Airflow holds it (that it then executes is Airflow's business, and the function's
+    # end-to-end tests already show the demo DAG succeeding).
+    run = plugin_airflow.server.get_dag_run("deploy", run_id)
+    assert run is not None, "no run"
     assert run["conf"] == {"sha": PUSH_BODY["after"], "repo": "Codertocat/Hello-World",
                            "pusher": PUSH_BODY["pusher"]["name"]}
     assert run["note"] == f"push {PUSH_BODY['after']}"
@@ -84,7 +87,7 @@ def test_other_answers_are_the_functions(plugin_airflow: Started) -> None:
     get = requests.get(f"{url}/github", timeout=30)
     assert get.status_code == 405 and get.headers["Allow"] == "POST"
     ping = deliver(plugin_airflow, payload("ping"), event="ping")
-    assert ping.status_code == 200 and ping.json()["runs"] == [] if "runs" in ping.json() else True
+    assert ping.status_code == 200 and ping.json().get("runs", []) == []
 
 
 def test_asset_route_posts_one_asset_event(plugin_airflow: Started) -> None:
