@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import html
+
 import anyio.from_thread
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.responses import Response as HttpResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from ..errors import MalformedRequest, PayloadTooLarge
 from ..receiver import Response
-from . import core
+from . import core, page
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -52,8 +55,7 @@ def to_http(response: Response, close: bool = False) -> HttpResponse:
 def create_app() -> FastAPI:
     app = FastAPI(title="airhook", docs_url=None, redoc_url=None, openapi_url=None)
 
-    from .page import install_fastapi  # the login-protected page, routes and deliveries
-    install_fastapi(app)
+    install_page(app)  # before /{source}: "ui" is not a source
 
     @app.api_route("/{source}", methods=METHODS, include_in_schema=False)
     async def webhook(source: str, request: Request) -> HttpResponse:
@@ -73,6 +75,29 @@ def create_app() -> FastAPI:
         return to_http(response, close=unread)
 
     return app
+
+
+def install_page(app: FastAPI) -> None:
+    """``GET /airhook/ui/`` behind the auth manager, with the permission ``GET .../dagRuns``
+    requires; without a login the browser is sent to Airflow's login page and back."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+    from airflow.api_fastapi.core_api.security import requires_access_dag
+
+    access = Depends(requires_access_dag(method="GET", access_entity=DagAccessEntity.RUN))
+
+    @app.exception_handler(HTTPException)
+    async def to_login(request: Request, exc: HTTPException) -> HttpResponse:
+        if exc.status_code == 401 and request.url.path.rstrip("/").endswith("/ui"):
+            return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)), 303)
+        return HttpResponse(html.escape(str(exc.detail)), exc.status_code, media_type="text/plain")
+
+    @app.get("/ui/", dependencies=[access], include_in_schema=False)
+    async def ui(request: Request, source: str = "", delivery: str = "") -> HTMLResponse:
+        state = await run_in_threadpool(core.state, 3)
+        base = str(request.base_url).rstrip("/")
+        body = await run_in_threadpool(page.render, state, source, delivery, base)
+        return HTMLResponse(body, headers={"Cache-Control": "no-store"})
 
 
 app: Any = create_app()

@@ -5,6 +5,7 @@ created in that Airflow, and Airflow unharmed by a bad routes file."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -96,3 +97,46 @@ def test_asset_route_posts_one_asset_event(plugin_airflow: Started) -> None:
     assert first.status_code == 200, first.text
     again = deliver(plugin_airflow, RELEASE, event="release", delivery_id=delivery_id)
     assert [first.json()["runs"][0]["status"], again.json()["runs"][0]["status"]] == ["queued", "duplicate"]
+
+
+def _logged_in(started: Started) -> requests.Session:
+    """A browser-like session logged in to Airflow's own UI (3.x: the API's JWT, as the UI's
+    cookie carries it; 2.x: FAB's login form, CSRF token included)."""
+    server = started.server
+    session = requests.Session()
+    if server.major >= 3:
+        session.headers.update(server.auth_headers())
+        return session
+    form = session.get(f"{server.url}/login/", timeout=30).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form) or re.search(
+        r'id="csrf_token"[^>]*value="([^"]+)"', form)
+    assert token, "no CSRF token on Airflow 2's login form"
+    done = session.post(f"{server.url}/login/", timeout=30, data={
+        "csrf_token": token.group(1), "username": server.username, "password": server.password})
+    assert done.status_code == 200, done.status_code
+    return session
+
+
+def _page_url(started: Started) -> str:
+    return f"{started.server.url}/airhook/ui/" if started.server.major >= 3 else f"{started.server.url}/airhook-ui/"
+
+
+def test_the_page_needs_a_login(plugin_airflow: Started) -> None:
+    anonymous = requests.get(_page_url(plugin_airflow), timeout=30, allow_redirects=False)
+    assert anonymous.status_code in (302, 303), anonymous.status_code
+    assert "login" in anonymous.headers["Location"].lower()
+    assert "airhook__" not in anonymous.text
+
+
+def test_the_page_lists_a_delivery_just_sent(plugin_airflow: Started) -> None:
+    delivery_id = str(uuid.uuid4())
+    assert deliver(plugin_airflow, delivery_id=delivery_id).status_code == 200
+    session = _logged_in(plugin_airflow)
+    page = session.get(_page_url(plugin_airflow), timeout=30)
+    assert page.status_code == 200, page.text[:500]
+    assert f"airhook__github__deploy-main__{delivery_id}" in page.text
+    assert "deploy-main" in page.text and "DAG deploy" in page.text
+    only = session.get(_page_url(plugin_airflow), params={"delivery": delivery_id}, timeout=30).text
+    assert only.count("<code>airhook__") == 1
+    none = session.get(_page_url(plugin_airflow), params={"source": "nope"}, timeout=30).text
+    assert "<code>airhook__" not in none
