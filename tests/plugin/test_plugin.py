@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
@@ -57,12 +58,27 @@ def test_signed_push_becomes_one_run_with_conf_and_note(plugin_airflow: Started)
                            "pusher": PUSH_BODY["pusher"]["name"]}
     assert run["note"] == f"push {PUSH_BODY['after']}"
     assert run["run_type"] == "manual"
+    # The function's log line, on the web tier's stdout.
+    log = plugin_airflow.server.log_paths[plugin_airflow.server.api_process].read_text(errors="replace")
+    [line] = [json.loads(l) for l in log.splitlines() if l.startswith("{") and delivery_id in l]
+    assert line["severity"] == "INFO" and line["outcome"] == "queued" and line["dag_run_ids"] == [run_id]
+    assert SECRET not in log
 
 
 def test_redelivery_is_a_duplicate(plugin_airflow: Started) -> None:
     delivery_id = str(uuid.uuid4())
     statuses = [deliver(plugin_airflow, delivery_id=delivery_id).json()["runs"][0]["status"] for _ in range(3)]
     assert statuses == ["queued", "duplicate", "duplicate"]
+    assert len(runs_with_id(plugin_airflow, f"airhook__github__deploy-main__{delivery_id}")) == 1
+
+
+def test_concurrent_redeliveries_make_one_run(plugin_airflow: Started) -> None:
+    delivery_id = str(uuid.uuid4())
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: deliver(plugin_airflow, delivery_id=delivery_id), range(6)))
+    assert {a.status_code for a in answers} == {200}, [a.text for a in answers]
+    statuses = sorted(a.json()["runs"][0]["status"] for a in answers)
+    assert statuses == ["duplicate"] * 5 + ["queued"]
     assert len(runs_with_id(plugin_airflow, f"airhook__github__deploy-main__{delivery_id}")) == 1
 
 
