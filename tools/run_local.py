@@ -97,6 +97,10 @@ def run_plugin(version: str, config: Path) -> int:
     print(f"Installing airhook into Airflow {version}'s environment (~/.cache/airhook/plugin; the "
           "first run builds it, about a minute)...", flush=True)
     install_plugin(version)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)  # stop Airflow on SIGTERM too, not only on Ctrl-C
     airflow = PluginAirflow(version, config.resolve(), extra_env={"GITHUB_WEBHOOK_SECRET": SECRET},
                             dags_folder=ROOT / "examples" / "dags")
     try:

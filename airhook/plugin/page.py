@@ -34,15 +34,19 @@ class Row:
     note: str
 
 
-def _delivery_run(dag_id: str, run_id: str, state: str, created: str, note: str) -> Row | None:
-    """The delivery a run came from, by airhook.runs when it is installed (the CLI's listing),
-    else from the default run id ``airhook__<source>__<route>__<delivery id>``."""
+def _delivery_run(dag_id: str, run_id: str, state: str, created: str, note: str,
+                  routes: Sequence[Any] = ()) -> Row | None:
+    """The delivery a run came from, read as ``airhook runs`` reads it (airhook.runs) when that
+    module is there, else from the default run id ``airhook__<source>__<route>__<delivery id>``."""
     try:
         from .. import runs  # type: ignore[attr-defined]
     except ImportError:
         runs = None
     if runs is not None:
-        found = runs.delivery_run(dag_id, run_id, state, created, note)
+        try:  # the routes file's (source, route) pairs settle names that contain "__"
+            found = runs.delivery_run(dag_id, run_id, state, created, note, routes=routes)
+        except TypeError:
+            found = runs.delivery_run(dag_id, run_id, state, created, note)
         return None if found is None else Row(found.source, found.route, found.delivery_id, dag_id, run_id,
                                               state, created, note)
     parts = run_id.split("__", 3)
@@ -72,7 +76,7 @@ def recent(config: Config, *, source: str | None = None, delivery: str | None = 
             note = run.note or ""
             created = (run.queued_at or run.start_date)
             row = _delivery_run(run.dag_id, run.run_id, str(run.state or ""),
-                                created.isoformat() if created else "", str(note))
+                                created.isoformat() if created else "", str(note), config.routes)
             if row is None or (source and row.source != source) or (delivery and row.delivery_id != delivery):
                 continue
             rows.append(row)
