@@ -13,7 +13,7 @@ export AIRHOOK_CACHE ?= $(CACHE)
 # The harness would bootstrap its own uv; the dev venv already has one.
 export AIRHOOK_UV ?= $(abspath $(UV))
 
-.PHONY: run test test-unit test-integration test-slow test-reliability test-long bench system-deps venv clean
+.PHONY: run run-plugin bench-plugin test test-unit test-integration test-slow test-reliability test-long bench system-deps venv clean
 
 venv: $(VENV)/.installed
 
@@ -30,6 +30,13 @@ system-deps:
 
 run: venv system-deps
 	$(PY) -m tools.run_local
+
+# airhook as a plugin inside a local Airflow 3 (AIRFLOW=2.11.2 for Airflow 2): pip-installed into
+# Airflow's own environment (a copy in ~/.cache/airhook/plugin), nothing beside it. Prints the
+# send command, as `make run` does.
+AIRFLOW ?= 3.3.2
+run-plugin: venv system-deps
+	$(PY) -m tools.run_local --plugin --airflow-version $(AIRFLOW)
 
 test: venv system-deps
 	$(PY) -m pytest tests

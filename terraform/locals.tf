@@ -8,7 +8,9 @@ locals {
 
   # Archive path => the files on disk that make it (one, except requirements.txt with extras):
   # what the functions run, and nothing else (no tests, tools, examples, terraform/ or virtual
-  # environments). Only .py files of the package, so no __pycache__.
+  # environments). Only .py files of the package, so no __pycache__; not the command line
+  # (airhook/cli, which needs requests) nor the Airflow plugin (airhook/plugin, which runs inside
+  # Airflow): the functions import neither.
   runtime_files = merge(
     { "main.py" = ["${local.source_root}/main.py"] },
     {
@@ -17,7 +19,8 @@ locals {
         [for path in var.extra_requirements : abspath(startswith(path, "/") ? path : "${local.source_root}/${path}")],
       )
     },
-    { for path in fileset(local.source_root, "airhook/**/*.py") : path => ["${local.source_root}/${path}"] },
+    { for path in fileset(local.source_root, "airhook/**/*.py") : path => ["${local.source_root}/${path}"]
+    if !startswith(path, "airhook/cli/") && !startswith(path, "airhook/plugin/") },
     { (local.config_name) = [local.config_path] },
   )
 

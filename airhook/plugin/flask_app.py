@@ -1,0 +1,49 @@
+"""Airflow 2: the plugin's Flask blueprint on the webserver at ``/airhook`` (``flask_blueprints``).
+
+The webserver's CSRF protection (Flask-WTF) would refuse every webhook: the blueprint is exempted
+when it is registered. Deliveries authenticate by signature; the page requires a login
+(:mod:`airhook.plugin.page`).
+"""
+
+from __future__ import annotations
+
+import flask
+
+from ..http import read_limited, to_flask
+from . import core
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+blueprint = flask.Blueprint("airhook", __name__, url_prefix="/airhook")
+
+
+@blueprint.record_once
+def _exempt_from_csrf(setup: flask.blueprints.BlueprintSetupState) -> None:
+    csrf = setup.app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(blueprint)
+    core.state(2)  # load the config when the webserver starts: a bad one is logged at once
+
+
+@blueprint.route("/<path:source>", methods=METHODS)
+def webhook(source: str) -> flask.Response:
+    request = flask.request
+    state = core.state(2)
+    headers = {key.lower(): value for key, value in request.headers.items()}
+    read: list[bool] = []
+
+    def read_body(limit: int) -> bytes:
+        body = read_limited(request, limit)
+        read.append(True)
+        return body
+
+    response = to_flask(state.handle(request.method, source, headers, read_body,
+                                     query=request.query_string.decode("latin-1"), url=request.url))
+    if not read and (request.content_length or "chunked" in headers.get("transfer-encoding", "")):
+        # A refused body is not read: close the connection rather than let gunicorn drain it.
+        request._cached_data = b""  # type: ignore[attr-defined]
+        response.headers["Connection"] = "close"
+    return response
+
+
+__all__ = ["blueprint"]
