@@ -53,9 +53,6 @@ def test_the_scan_finds_what_it_looks_for() -> None:
 # ------------------------------------------------------------------------------ issue 12.5 (part)
 
 PASSWORD = "Pa55word-in-url-9876"
-#: Fails until the owner's fix is merged; the coordinator removes the mark then.
-PENDING_AIRFLOW = pytest.mark.xfail(strict=False, reason="airflow: a password in airflow.url's userinfo is "
-                                    "logged with the outage's reason (issue 12.5)")
 
 
 @pytest.mark.parametrize("url", [
