@@ -55,7 +55,8 @@ def test_help_has_an_example() -> None:
     (["--source", "gitlab"], {"AIRFLOW_URL": "http://127.0.0.1:9", "AIRFLOW_PASSWORD": "x"},
      "airhook: error: {config}: no source named 'gitlab' (configured: github, tool)", 2),
     ([], {"AIRFLOW_URL": "http://127.0.0.1:9", "AIRFLOW_PASSWORD": "x"},
-     "airhook: error: cannot ask Airflow: GET http://127.0.0.1:9/api/v2/version", 1),
+     # the version probe carries the configured auth (issue 11.1): the token is asked for first
+     "airhook: error: cannot ask Airflow: POST http://127.0.0.1:9/auth/token", 1),
 ])
 def test_errors_are_one_line(tmp_path: Path, args: list[str], env: dict[str, str], message: str,
                              code: int) -> None:
