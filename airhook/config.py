@@ -22,7 +22,7 @@ from typing import Any, Callable, Collection, Mapping
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, KeyPath
 from .expressions import Expression, compile_expression
 from .responses import DEFAULT_DISCLOSURE, Disclosure, disclosure_option
 from .senders import Source, build_source
@@ -587,8 +587,16 @@ def parse(document: Any, environ: Mapping[str, str], path: str = "") -> Config:
     """Validate a parsed YAML document into a Config.
 
     Raises:
-        ConfigError: the first problem found, located as ``section.key``.
+        ConfigError: the first problem found, located as ``section.key`` in its message and as
+            data (``path``, ``key``; ``file`` is ``path``).
     """
+    try:
+        return _parse(document, environ, path)
+    except ConfigError as exc:
+        raise locate(exc).located(file=path or None) from None
+
+
+def _parse(document: Any, environ: Mapping[str, str], path: str) -> Config:
     if not isinstance(document, dict):
         raise ConfigError("the configuration must be a mapping with airflow, sources and routes")
     _check_keys(document, ("airflow", "sources", "routes", "delivery"), "top level")
@@ -610,7 +618,8 @@ def parse(document: Any, environ: Mapping[str, str], path: str = "") -> Config:
     try:
         return _validate(document, role, path)
     except ConfigError as exc:
-        raise ConfigError(_name_variables(scrub(exc.detail, used), raw)) from None
+        exc = locate(exc)  # before scrubbing: a variable's value may look like a key
+        raise exc.located(detail=_name_variables(scrub(exc.detail, used), raw)) from None
 
 
 def _validate(document: Mapping[str, Any], role: str, path: str) -> Config:
@@ -642,7 +651,12 @@ def _validate(document: Mapping[str, Any], role: str, path: str) -> Config:
 
 
 def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
-    """Read, substitute and validate the file at ``path``."""
+    """Read, substitute and validate the file at ``path``.
+
+    Raises:
+        ConfigError: unreadable, not YAML, or the first problem (as :func:`parse`), the file's
+            path in front of the message.
+    """
     environ = os.environ if environ is None else environ
     path = Path(path)
     try:
@@ -657,7 +671,141 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
     try:
         return parse(document, environ, str(path))
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc.detail}") from None
+        raise exc.located(detail=f"{path}: {exc.detail}") from None
+
+
+# ------------------------------------------------------------------------------------ every problem
+
+
+SECTIONS = ("airflow", "sources", "routes", "delivery")
+REQUIRED_SECTIONS = ("airflow", "sources", "routes")
+
+
+def problems(document: Any, path: str = "", *, line_of: Callable[[KeyPath], int] | None = None,
+             ignore: Callable[[KeyPath], bool] | None = None) -> list[ConfigError]:
+    """Every problem in ``document``, not just the first: what :func:`parse` refuses, checked one
+    section, one source and one route at a time so that one mistake does not hide the next (the
+    ``airhook check`` command; the function itself calls :func:`parse`, which stops at the first).
+
+    ``document`` is taken as it is: its variables already substituted (as ``parse`` substitutes
+    them with an empty environment, when every step passes, to make sure that it agrees).
+
+    Args:
+        path: the file's name, set as each error's ``file``.
+        line_of: the line of a key path in the file, when known: sets each error's ``line`` (and
+            a duplicate route name says where the first one is).
+        ignore: leaves out a section's, source's or route's problem whose ``path`` it is true
+            for (``airhook check``: one that only follows from the stand-in for a variable
+            that is not set, which it reports itself).
+
+    Returns:
+        The problems in the order they were found, each located as data (``path``, ``key``,
+        ``file``, ``line``); empty when ``parse`` accepts the document.
+    """
+    found: list[ConfigError] = []
+
+    def add(error: ConfigError) -> None:
+        error = locate(error)
+        line = line_of(error.where) if line_of is not None else None
+        found.append(error.located(file=path or None, line=line))
+
+    def attempt(step: Callable[..., Any], *args: Any) -> None:
+        try:
+            step(*args)
+        except ConfigError as exc:
+            exc = locate(exc)
+            if not (ignore is not None and exc.path and ignore(exc.path)):
+                add(exc)
+
+    if not isinstance(document, dict):
+        add(ConfigError("the configuration must be a mapping with airflow, sources and routes"))
+        return found
+    for key in sorted(set(map(str, document)) - set(SECTIONS)):
+        add(ConfigError(f"{key}: unknown top-level key; expected {', '.join(SECTIONS)}", path=(key,)))
+    for section in REQUIRED_SECTIONS:
+        if section not in document:
+            add(ConfigError(f"missing section '{section}'"))
+    if "airflow" in document:
+        attempt(_airflow, document["airflow"])
+    raw_sources = document.get("sources")
+    names: dict[str, Any] = {}
+    if "sources" in document:
+        if not isinstance(raw_sources, dict) or not raw_sources:
+            add(ConfigError("sources: expected a mapping with at least one source", path=("sources",)))
+        else:
+            for name, spec in raw_sources.items():
+                names[name] = None
+                attempt(_sources, {name: spec})
+    raw_routes = document.get("routes")
+    if "routes" in document:
+        if not isinstance(raw_routes, list):
+            add(ConfigError("routes: expected a list", path=("routes",)))
+        else:
+            first: dict[str, int] = {}
+            for index, raw in enumerate(raw_routes):
+                attempt(_route, raw, index, names)
+                name = raw.get("name") if isinstance(raw, dict) else None
+                if not isinstance(name, str):
+                    continue
+                if name not in first:
+                    first[name] = index
+                    continue
+                earlier: KeyPath = ("routes", first[name], "name")
+                at = f"line {line_of(earlier)}" if line_of is not None else dotted(earlier)
+                add(ConfigError(f"routes[{index}] ({name}).name: duplicate route name {name!r} (first at {at})",
+                                path=("routes", index, "name")))
+    if document.get("delivery") is not None:
+        attempt(_delivery, document["delivery"])
+    if not found:
+        # parse itself must agree: anything it refuses that the steps missed.
+        try:
+            parse(document, {}, path)
+        except ConfigError as exc:
+            add(exc)
+    return found
+
+
+# The location convention of every ConfigError message: the section or key first, as
+# ``routes[0] (deploy-main).when: ...`` (a route's name in parentheses), then ": ".
+_LOCATION_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_UNKNOWN_KEY = re.compile(r"unknown key\(s\) ([^\s,;]+)")
+
+
+def locate(error: ConfigError) -> ConfigError:
+    """``error`` with its location as data (``path``, and ``key`` for an unknown key), for an
+    error raised by a sender's, expression's or response option's builder called directly (every
+    error out of :func:`parse`, :func:`load` and :func:`problems` already has it). Those builders
+    name the key in front of the message (``sources.github.secrets: ...``, the ``where`` they are
+    given); that convention is read here, once, where it is made. An error that already carries a
+    path is returned as it is."""
+    if error.path:
+        return error
+    message = error.detail
+    depth, end = 0, -1
+    for index, char in enumerate(message):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == ":" and depth == 0 and message[index + 1:index + 2] in (" ", ""):
+            end = index
+            break
+    head = re.sub(r" \([^)]*\)", "", message[:end] if end > 0 else "")
+    if not head or " " in head:
+        return error
+    parts: list[str | int] = [int(number) if number else name for name, number in _LOCATION_TOKEN.findall(head)]
+    if not parts or parts[0] not in SECTIONS:
+        return error
+    unknown = _UNKNOWN_KEY.search(message)
+    return error.located(path=tuple(parts), key=unknown.group(1) if unknown else None)
+
+
+def dotted(path: KeyPath) -> str:
+    """``("routes", 0, "when")`` as ``routes[0].when``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
 
 
 def default_path(environ: Mapping[str, str] | None = None) -> Path:

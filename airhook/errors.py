@@ -1,8 +1,8 @@
 """The error hierarchy: each error knows its HTTP status and its public message.
 
-Only :func:`airhook.http.to_response` turns an error into a response. ``detail`` is for the log
-(it may name the cause); ``public`` is what the sender sees and never carries a secret, a payload
-or a stack trace.
+Only :func:`airhook.receiver.error_response` turns an error into a response. ``detail`` is for
+the log (it may name the cause); ``public`` is what the sender sees and never carries a secret, a
+payload or a stack trace.
 """
 
 from __future__ import annotations
@@ -23,11 +23,46 @@ class AirhookError(Exception):
             self.public = public
 
 
+#: Where a key is in the config document: ``("routes", 0, "when")`` is ``routes[0].when``.
+KeyPath = tuple[str | int, ...]
+
+
 class ConfigError(AirhookError):
-    """The configuration file is invalid. Raised at instance start, never per request."""
+    """The configuration file is invalid. Raised at instance start, never per request.
+
+    Its location is data, for tools that point at it (``airhook check`` prints ``file:line``):
+    ``path`` is the section or key the message names (``()`` when it names none), ``key`` a key
+    inside it that is itself the problem (an unknown key's name), ``file`` and ``line`` are set by
+    whoever read the file. ``detail`` is the message as users read it, the location in front:
+    ``routes[0] (deploy).when: invalid JMESPath ...``.
+    """
 
     code = "config_error"
     public = "airhook is misconfigured"
+
+    def __init__(self, detail: str = "", *, path: KeyPath = (), key: str | None = None,
+                 file: str | None = None, line: int | None = None, public: str | None = None) -> None:
+        super().__init__(detail, public=public)
+        self.path: KeyPath = tuple(path)
+        self.key = key
+        self.file = file
+        self.line = line
+
+    @property
+    def where(self) -> KeyPath:
+        """The node to point at: ``key`` inside ``path`` when the problem is a key (an unknown
+        one), else ``path``."""
+        return self.path + (self.key,) if self.key is not None else self.path
+
+    def located(self, *, path: KeyPath | None = None, key: str | None = None, file: str | None = None,
+                line: int | None = None, detail: str | None = None) -> ConfigError:
+        """A copy with the given fields replaced: how a caller that knows more (the file, the
+        line) adds it without rewriting the message."""
+        return ConfigError(self.detail if detail is None else detail,
+                           path=self.path if path is None else path,
+                           key=self.key if key is None else key,
+                           file=self.file if file is None else file,
+                           line=self.line if line is None else line)
 
 
 # ---------------------------------------------------------------------------- request errors (4xx)

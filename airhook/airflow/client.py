@@ -168,6 +168,22 @@ def request_body(trigger: Trigger, api: str, version: tuple[int, ...] | None = N
     return body
 
 
+def trigger_request(trigger: Trigger, api: str, version: tuple[int, ...] | None = None,
+                    asset_id: int | str | None = None) -> tuple[str, str, dict[str, Any]]:
+    """The request that makes ``trigger`` happen: ``(method, path, body)``, the path without the
+    ``/api/{api}`` prefix. A DAG run is ``POST /dags/{dag_id}/dagRuns`` (:func:`request_body`);
+    an asset event is Airflow 3's ``POST /assets/events`` (by ``asset_id``, looked up by name or
+    URI) or Airflow 2's ``POST /datasets/events`` (by URI), its ``extra`` carrying the event id
+    that makes a redelivery recognisable."""
+    if trigger.asset is None:
+        assert trigger.dag_id is not None
+        return "POST", f"/dags/{quote(trigger.dag_id, safe='')}/dagRuns", request_body(trigger, api, version)
+    extra = {**trigger.conf, EVENT_ID_KEY: trigger.dag_run_id}
+    if api == "v2":
+        return "POST", "/assets/events", {"asset_id": asset_id, "extra": extra}
+    return "POST", "/datasets/events", {"dataset_uri": trigger.asset, "extra": extra}
+
+
 def reason(reply: Reply) -> str:
     """A short reason from Airflow's error body for the log. Only titles and messages: Airflow 3's
     validation errors echo the request (``input``), which may hold payload data."""
@@ -315,8 +331,8 @@ class AirflowClient:
         assert trigger.dag_id is not None
         _refuse_unstorable(trigger)
         probe = self.probe(timeout)
-        reply = self.transport.request("POST", f"/dags/{quote(trigger.dag_id, safe='')}/dagRuns",
-                                       request_body(trigger, probe.api, probe.version), timeout, probe.api)
+        method, path, body = trigger_request(trigger, probe.api, probe.version)
+        reply = self.transport.request(method, path, body, timeout, probe.api)
         if reply.status in (200, 201, 409):
             status = "queued" if reply.status != 409 else "duplicate"
             paused = self.dag_paused(trigger.dag_id, min(timeout, PAUSED_TIMEOUT))
@@ -367,24 +383,24 @@ class AirflowClient:
         assert trigger.asset is not None
         _refuse_unstorable(trigger)
         api = self.api(timeout)
-        asset_id = self._asset_id(trigger.asset, api, timeout)
+        asset_id = self.asset_id(trigger.asset, api, timeout)
         if self._event_exists(api, asset_id, trigger.dag_run_id, timeout):
             return Outcome("duplicate", 200)
-        extra = {**trigger.conf, EVENT_ID_KEY: trigger.dag_run_id}
-        if api == "v2":
-            reply = self.transport.request("POST", "/assets/events", {"asset_id": asset_id, "extra": extra},
-                                           timeout, api)
-        else:
-            reply = self.transport.request("POST", "/datasets/events",
-                                           {"dataset_uri": trigger.asset, "extra": extra}, timeout, api)
+        method, path, body = trigger_request(trigger, api, asset_id=asset_id)
+        reply = self.transport.request(method, path, body, timeout, api)
         if reply.status in (200, 201):
             return Outcome("queued", reply.status)
         if reply.status == 404:
             raise AssetNotFound(f"asset {trigger.asset!r} not found in Airflow: {reason(reply)}", airflow_status=404)
         raise classify(reply, f"asset {trigger.asset!r}", self.config.auth.type)
 
-    def _asset_id(self, asset: str, api: str, timeout: float) -> int:
-        """The asset's id, looked up by name or URI once per instance."""
+    def asset_id(self, asset: str, api: str, timeout: float) -> int:
+        """The asset's id, looked up by name or URI once per instance (Airflow 2: the dataset's,
+        by URI).
+
+        Raises:
+            AssetNotFound: Airflow knows no such asset; or the error of the lookup itself.
+        """
         if asset in self._asset_ids:
             return self._asset_ids[asset]
         if api == "v2":

@@ -4,12 +4,12 @@ one line on stderr and a non-zero exit."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any, Callable, Sequence
 
 from .. import __version__
 from ..errors import AirhookError
+from . import check, explain, redeliver_github, runs, send
 from .output import USAGE, CliError, Output
 
 DESCRIPTION = """\
@@ -36,22 +36,7 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
 
-def common(parser: argparse.ArgumentParser, *, config: bool = True) -> None:
-    """Options every command takes."""
-    if config:
-        parser.add_argument("--config", metavar="FILE", default=None,
-                            help="the routes file (default: $AIRHOOK_CONFIG, else ./airhook.yaml)")
-    parser.add_argument("--json", action="store_true", help="print one JSON document (for scripts)")
-
-
-def config_path(args: argparse.Namespace, environ: Any = None) -> str:
-    from ..config import default_path
-    return str(getattr(args, "config", None) or default_path(os.environ if environ is None else environ))
-
-
 def build_parser() -> Parser:
-    from . import check, explain, redeliver_github, runs, send
-
     parser = Parser(prog="airhook", description=DESCRIPTION, formatter_class=_formatter)
     parser.add_argument("--version", action="version", version=f"airhook {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)

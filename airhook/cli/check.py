@@ -8,13 +8,13 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Mapping
 from urllib.parse import quote
 
 from .. import config
-from ..errors import AirflowError, ConfigError
+from ..errors import AirflowError
 from . import configfile
-from .app import common, config_path
+from .options import common, config_path
 from .output import FAILED, OK, CliError, Output
 
 NAME = "check"
@@ -51,85 +51,18 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     common(parser, config=False)
 
 
-class Collector:
-    """Runs one validation step at a time, keeping each ConfigError (located to its line) unless
-    it only follows from a variable already reported as not set."""
-
-    def __init__(self, file: configfile.ConfigFile, resolved: configfile.Resolved) -> None:
-        self.file = file
-        self.resolved = resolved
-        self.problems: list[Problem] = []
-
-    def add(self, message: str, where: configfile.Path_ | None = None, kind: str = "config") -> None:
-        line = self.file.line_of(where) if where is not None else self.file.locate(message)[0]
-        self.problems.append(Problem(line, message, kind))
-
-    def attempt(self, step: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return step(*args)
-        except ConfigError as exc:
-            where = configfile.location(exc.detail)
-            if not (where and self.resolved.touches_missing(where)):
-                self.add(exc.detail)
-            return None
-
-
 def validate(file: configfile.ConfigFile, environ: Mapping[str, str]) -> tuple[list[Problem], configfile.Resolved]:
-    """Every problem in ``file``, in file order."""
+    """Every problem in ``file``, in file order: each variable not set, and each of config's
+    problems unless it only follows from a variable already reported (its stand-in)."""
     resolved = configfile.resolve(file, environ)
-    collect = Collector(file, resolved)
-    for missing in resolved.missing:
-        collect.problems.append(Problem(missing.line, f"environment variable {missing.name} is not set "
-                                        f"({configfile.dotted(missing.path)})", "environment"))
-    document = resolved.document
-    if not isinstance(document, dict):
-        collect.add("the configuration must be a mapping with airflow, sources and routes", ())
-        return collect.problems, resolved
-    unknown = sorted(set(map(str, document)) - {"airflow", "sources", "routes", "delivery"})
-    for key in unknown:
-        collect.add(f"{key}: unknown top-level key; expected airflow, sources, routes, delivery", (key,))
-    for section in ("airflow", "sources", "routes"):
-        if section not in document:
-            collect.add(f"missing section '{section}'", ())
-    # One step per section, per source and per route, so one mistake does not hide the next.
-    # (config's section validators; config.parse itself stops at the first problem.)
-    if "airflow" in document:
-        collect.attempt(config._airflow, document["airflow"])
-    names: dict[str, Any] = {}
-    raw_sources = document.get("sources")
-    if "sources" in document:
-        if not isinstance(raw_sources, dict) or not raw_sources:
-            collect.add("sources: expected a mapping with at least one source", ("sources",))
-        else:
-            for name, spec in raw_sources.items():
-                names[name] = None
-                collect.attempt(config._sources, {name: spec})
-    raw_routes = document.get("routes")
-    if "routes" in document:
-        if not isinstance(raw_routes, list):
-            collect.add("routes: expected a list", ("routes",))
-        else:
-            first: dict[str, int] = {}
-            for index, raw in enumerate(raw_routes):
-                collect.attempt(config._route, raw, index, names)
-                name = raw.get("name") if isinstance(raw, dict) else None
-                if isinstance(name, str):
-                    if name in first:
-                        collect.add(f"routes[{index}] ({name}).name: duplicate route name {name!r} "
-                                    f"(first at line {file.line_of(('routes', first[name], 'name'))})",
-                                    ("routes", index, "name"))
-                    else:
-                        first[name] = index
-    if document.get("delivery") is not None:
-        collect.attempt(config._delivery, document["delivery"])
-    if not collect.problems:
-        # The function's own loader must agree: anything it refuses and the steps missed.
-        try:
-            config.parse(resolved.document, {}, str(file.path))
-        except ConfigError as exc:
-            collect.add(exc.detail)
-    collect.problems.sort(key=lambda p: p.line)
-    return collect.problems, resolved
+    problems = [Problem(missing.line, f"environment variable {missing.name} is not set "
+                        f"({config.dotted(missing.path)})", "environment")
+                for missing in resolved.missing]
+    problems.extend(Problem(error.line or 1, error.detail)
+                    for error in config.problems(resolved.document, str(file.path), line_of=file.line_of,
+                                                 ignore=resolved.touches_missing))
+    problems.sort(key=lambda p: p.line)
+    return problems, resolved
 
 
 def ask_airflow(file: configfile.ConfigFile, loaded: config.Config) -> list[Problem]:
@@ -152,7 +85,7 @@ def ask_airflow(file: configfile.ConfigFile, loaded: config.Config) -> list[Prob
         label = f"routes[{index}] ({route.name})"
         try:
             if route.asset is not None:
-                client._asset_id(route.asset, api, timeout)  # the trigger path's own lookup
+                client.asset_id(route.asset, api, timeout)  # the trigger path's own lookup
                 continue
             assert route.dag_id is not None
             reply = client.get(f"/dags/{quote(route.dag_id, safe='')}", f"DAG {route.dag_id!r}",

@@ -10,7 +10,6 @@ replaced by a stand-in so that the rest of the file can still be checked or expl
 from __future__ import annotations
 
 import base64
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -18,13 +17,9 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from .. import config
-from ..errors import ConfigError
+from ..errors import ConfigError, KeyPath
 from .output import CliError
 
-Path_ = tuple[str | int, ...]
-
-_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-_SECTIONS = ("airflow", "sources", "routes", "delivery")
 #: Keys whose values are lists of secrets: a missing one stands in as a valid ``whsec_`` secret,
 #: which every sender type accepts (Standard Webhooks' insists on base64).
 _SECRET_KEYS = frozenset({"secrets", "tokens", "signing_tokens"})
@@ -36,7 +31,7 @@ class Missing:
     """A ``${NAME}`` without a value (and without a ``:-`` default), where it is used."""
 
     name: str
-    path: Path_
+    path: KeyPath
     line: int
 
 
@@ -49,7 +44,7 @@ class ConfigFile:
     root: yaml.Node | None
     found: tuple[str, ...] = ()
 
-    def line_of(self, where: Path_) -> int:
+    def line_of(self, where: KeyPath) -> int:
         """The line (1-based) of the deepest node on ``where``: the key's line for a mapping
         entry, the item's for a list entry; line 1 when nothing matches."""
         node, line = self.root, 1
@@ -66,48 +61,9 @@ class ConfigFile:
                 break
         return line
 
-    def locate(self, message: str) -> tuple[int, Path_]:
-        """The line a ConfigError message points at, and the path it names."""
-        where = location(message)
-        unknown = re.search(r"unknown key\(s\) ([^\s,;]+)", message)
-        if unknown and where:  # point at the first unknown key itself
-            where = where + (unknown.group(1),)
-        return self.line_of(where), where
-
-    def format(self, message: str) -> str:
-        """``file:line: message``."""
-        return f"{self.path}:{self.locate(message)[0]}: {message}"
-
-
-def location(message: str) -> Path_:
-    """The ``section.key[0].key`` path a ConfigError message starts with, as components; ``()``
-    when it names none. A route's name in parentheses (``routes[0] (deploy-main).when``) is
-    skipped."""
-    depth, end = 0, -1
-    for index, char in enumerate(message):
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == ":" and depth == 0 and message[index + 1:index + 2] in (" ", ""):
-            end = index
-            break
-    head = message[:end] if end > 0 else ""
-    head = re.sub(r" \([^)]*\)", "", head)
-    if not head or " " in head:
-        return ()
-    parts: list[str | int] = []
-    for name, number in _TOKEN.findall(head):
-        parts.append(int(number) if number else name)
-    return tuple(parts) if parts and parts[0] in _SECTIONS else ()
-
-
-def dotted(where: Path_) -> str:
-    """``("routes", 0, "when")`` as ``routes[0].when``."""
-    text = ""
-    for part in where:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
+    def format(self, error: ConfigError) -> str:
+        """``file:line: message``, the line the error's location (its data) points at."""
+        return f"{self.path}:{self.line_of(error.where)}: {error.detail}"
 
 
 def read(path: str | Path) -> ConfigFile:
@@ -149,16 +105,16 @@ class Resolved:
     document: Any
     missing: list[Missing] = field(default_factory=list)
 
-    def missing_under(self, where: Path_) -> list[Missing]:
+    def missing_under(self, where: KeyPath) -> list[Missing]:
         return [m for m in self.missing if m.path[:len(where)] == where]
 
-    def touches_missing(self, where: Path_) -> bool:
+    def touches_missing(self, where: KeyPath) -> bool:
         """Whether ``where`` is on the way to, or below, a missing variable: an error there is a
         consequence of the stand-in, already reported as the missing variable."""
         return any(m.path[:len(where)] == where or where[:len(m.path)] == m.path for m in self.missing)
 
 
-def _stand_in(name: str, where: Path_) -> str:
+def _stand_in(name: str, where: KeyPath) -> str:
     keys = [p for p in where if isinstance(p, str)]
     last = keys[-1] if keys else ""
     if last in _SECRET_KEYS:
@@ -172,13 +128,13 @@ def resolve(file: ConfigFile, environ: Mapping[str, str]) -> Resolved:
     """Substitute ``${NAME}`` everywhere, recording each missing variable with its line."""
     resolved = Resolved(document=None)
 
-    def substitute(text: str, where: Path_) -> str:
+    def substitute(text: str, where: KeyPath) -> str:
         def unset(name: str) -> str:
             resolved.missing.append(Missing(name, where, file.line_of(where)))
             return _stand_in(name, where)
         return config.expand(text, environ, unset).replace("${", "$${")
 
-    def walk(node: Any, where: Path_) -> Any:
+    def walk(node: Any, where: KeyPath) -> Any:
         if isinstance(node, str):
             return substitute(node, where)
         if isinstance(node, list):
@@ -203,7 +159,7 @@ def load(path: str | Path, environ: Mapping[str, str]) -> tuple[config.Config, C
     try:
         loaded = config.parse(resolved.document, {}, str(file.path))
     except ConfigError as exc:
-        raise CliError(file.format(exc.detail)) from None
+        raise CliError(file.format(exc)) from None
     return loaded, file, resolved
 
 

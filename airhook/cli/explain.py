@@ -10,15 +10,14 @@ import json
 import os
 import time
 from typing import Any
-from urllib.parse import quote
 
-from ..airflow.client import EVENT_ID_KEY, redact, request_body
+from ..airflow.client import EVENT_ID_KEY, redact, trigger_request
 from ..config import Config
 from ..errors import AirhookError, RouteError
 from ..delivery import Delivery, Inbound
 from ..routing import Trigger, build_trigger, decide
 from . import configfile, payload, signing
-from .app import common, config_path
+from .options import common, config_path
 from .output import FAILED, OK, CliError, Output
 
 NAME = "explain"
@@ -92,20 +91,14 @@ def airflow_base(loaded: Config, file: configfile.ConfigFile, resolved: configfi
 
 
 def airflow_request(trigger: Trigger, api: str, base: str) -> dict[str, Any]:
-    """The request airhook makes for ``trigger`` (see airflow.client)."""
-    if trigger.asset is None:
-        assert trigger.dag_id is not None
-        return {"method": "POST", "url": f"{base}/api/{api}/dags/{quote(trigger.dag_id, safe='')}/dagRuns",
-                "body": request_body(trigger, api)}
-    extra = {**trigger.conf, EVENT_ID_KEY: trigger.dag_run_id}
-    if api == "v2":
-        # The id is looked up once by name or URI (GET /assets); not knowable without Airflow.
-        return {"method": "POST", "url": f"{base}/api/v2/assets/events",
-                "body": {"asset_id": f"<id of asset {trigger.asset}>", "extra": extra},
-                "skipped_if": f"an event with extra.{EVENT_ID_KEY} = {trigger.dag_run_id} exists"}
-    return {"method": "POST", "url": f"{base}/api/v1/datasets/events",
-            "body": {"dataset_uri": trigger.asset, "extra": extra},
-            "skipped_if": f"an event with extra.{EVENT_ID_KEY} = {trigger.dag_run_id} exists"}
+    """The request airhook makes for ``trigger``, as the client builds it
+    (:func:`airhook.airflow.client.trigger_request`)."""
+    # The asset's id is looked up once by name or URI (GET /assets): not knowable without Airflow.
+    method, path, body = trigger_request(trigger, api, asset_id=f"<id of asset {trigger.asset}>")
+    request: dict[str, Any] = {"method": method, "url": f"{base}/api/{api}{path}", "body": body}
+    if trigger.asset is not None:
+        request["skipped_if"] = f"an event with extra.{EVENT_ID_KEY} = {trigger.dag_run_id} exists"
+    return request
 
 
 def explain(loaded: Config, delivery: Delivery, api: str, base: str) -> list[dict[str, Any]]:

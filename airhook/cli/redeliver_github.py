@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 from urllib.parse import quote
 
-from .app import common
+from .options import common
 from .output import FAILED, OK, CliError, Output
 
 NAME = "redeliver-github"

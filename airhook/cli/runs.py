@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from .. import runs
 from ..errors import AirflowError
 from . import configfile
-from .app import common, config_path
+from .options import common, config_path
 from .output import FAILED, OK, CliError, Output
 
 NAME = "runs"

@@ -10,10 +10,10 @@ import time
 from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from .. import senders
+from .. import config, senders
 from ..errors import ConfigError
 from . import configfile, payload, signing
-from .app import common, config_path
+from .options import common, config_path
 from .output import FAILED, OK, CliError, Output, compact
 
 NAME = "send"
@@ -108,7 +108,7 @@ def load_source(path: str, name: str, environ: Mapping[str, str], *, secret_give
     try:
         return senders.build_source(name, spec, f"sources.{name}")
     except ConfigError as exc:
-        raise CliError(file.format(exc.detail)) from None
+        raise CliError(file.format(config.locate(exc))) from None
 
 
 def _unescape(node: Any) -> Any:

@@ -133,3 +133,49 @@ routes:
     assert any(line.startswith("error  broken: route broken: run_id failed: ") for line in lines)
     assert lines[-1] == "a route could not be evaluated: the function would answer 422 and trigger nothing"
     assert airhook("explain", "github", "--config", str(config), "--json").json()["rejected"] is True
+
+
+# ------------------------------------------------------------------------------ one request builder
+
+
+def _airflow_stub(api: str):  # type: ignore[no-untyped-def]
+    """Answers as an Airflow of generation ``api`` would, to one trigger of each kind."""
+    from tests.stubs import Recorded
+
+    def handler(request: Recorded) -> tuple[int, object]:
+        if request.path.endswith("/version"):
+            return 200, {"version": "3.1.0" if api == "v2" else "2.10.5"}
+        if request.path.startswith("/api/v2/assets?"):
+            return 200, {"assets": [{"id": 7, "name": "s3://bucket/raw", "uri": "s3://bucket/raw"}]}
+        if request.path.startswith("/api/v1/datasets/s3"):
+            return 200, {"id": 7, "uri": "s3://bucket/raw"}
+        if "/events?" in request.path:
+            return 200, {"asset_events": [], "dataset_events": []}
+        if request.path.startswith("/api/v1/dags/") or request.path.startswith("/api/v2/dags/"):
+            return (200, {"is_paused": False}) if request.method == "GET" else (200, {})
+        return 200, {}
+    return handler
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+@pytest.mark.parametrize("asset", [None, "s3://bucket/raw"])
+def test_explain_shows_the_request_the_client_sends(api: str, asset: str | None) -> None:
+    """explain and the client build the request in one place (airflow.client.trigger_request):
+    what explain prints is what reaches Airflow, but for the asset id it cannot know offline."""
+    from airhook.airflow.client import AirflowClient
+    from airhook.cli.explain import airflow_request
+    from airhook.config import AirflowConfig
+    from airhook.routing import Trigger
+    from tests.stubs import stub_server
+
+    trigger = Trigger(route="r", dag_id=None if asset else "deploy/main", dag_run_id="airhook__r__d-1",
+                      conf={"sha": "abc"}, note="pushed", asset=asset)
+    with stub_server(_airflow_stub(api)) as server:
+        AirflowClient(AirflowConfig(url=server.url, api=api)).trigger(trigger)
+        [sent] = [r for r in server.requests if r.method == "POST"]
+        shown = airflow_request(trigger, api, server.url)
+    body = shown["body"]
+    if asset is not None and api == "v2":
+        assert body["asset_id"] == f"<id of asset {asset}>"
+        body = {**body, "asset_id": 7}
+    assert (shown["method"], shown["url"], body) == (sent.method, server.url + sent.path, sent.json())
