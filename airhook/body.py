@@ -1,9 +1,11 @@
-"""Parse a body into JSON or form fields, refusing what would hurt later stages.
+"""Parse a body into JSON or form fields, refusing what would hurt later stages; and what the
+sender types read from a parsed body (its content type checked, a field by path).
 
 Bodies are parsed after their signature is verified, so :func:`parse_json` guards against a buggy
 or compromised sender rather than the open internet; still, a bad body must end as a 400, never a
-500. :func:`parse_form` is also used *before* verification by senders that sign form parameters
-rather than bytes (Twilio), so its cost is bounded: a few copies of the body, C-speed passes only.
+500. :func:`parse_form` is the one form parser (every type's forms, GitHub's ``payload=``); it is
+also used *before* verification by senders that sign form parameters rather than bytes (Twilio),
+so its cost is bounded: a few copies of the body, C-speed passes only.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ from typing import Any, Mapping
 from ..body import field_text, parse_json_body
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, ConfigError, MalformedRequest, MissingSignature
-from .base import Example, Outgoing, SenderType, SourceBase
 from . import standard_webhooks as sw
+from .base import Example, Outgoing, SenderType, SourceBase
 from .options import check_keys, max_body_option, secrets_option, tolerance_option
 from .request import delivery_id, first_header, routable_headers
 from .signatures import tokens_match

@@ -22,8 +22,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from ..body import FORM_TYPE, flat_form, parse_form, parse_json_body
 from ..delivery import Delivery, Inbound
-from .base import Example, Outgoing, SenderType, SourceBase
 from ..errors import BadSignature, ConfigError, MalformedRequest, MissingSignature
+from .base import Example, Outgoing, SenderType, SourceBase
 from .locators import Locator, locator_option, required_value
 from .options import check_keys, max_body_option, secrets_option, url_option
 from .request import delivery_id, routable_headers, signed_url
