@@ -10,8 +10,8 @@ typing, so a deployment pays for it and for its configured types only.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 if TYPE_CHECKING:
@@ -23,8 +23,9 @@ DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024
 #: Seconds a delivery may spend reaching Airflow when neither the type nor the source says: under
 #: GitHub's 10 s, the shortest common sender timeout among types that do not set their own.
 DEFAULT_DEADLINE = 9.0
-#: Where the example payloads live (``<dir>/<type>/<file>``): data, shipped with the CLI.
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "cli" / "examples"
+#: Where the example payloads live (``<dir>/<type>/<file>``): data, shipped with the CLI. A string,
+#: not a Path: pathlib is not otherwise imported at a deployment's cold start.
+EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cli", "examples")
 
 
 class Source(Protocol):
@@ -119,7 +120,8 @@ class Example:
     content_type: str = "application/json"
 
     def read(self, kind: str) -> bytes:
-        return (EXAMPLES_DIR / kind / self.file).read_bytes()
+        with open(os.path.join(EXAMPLES_DIR, kind, self.file), "rb") as payload:
+            return payload.read()
 
 
 def first_secret(source: Any, override: str | None) -> bytes | None:

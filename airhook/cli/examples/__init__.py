@@ -6,6 +6,7 @@ senders that name the event in the body carry it in the payload."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
@@ -13,7 +14,7 @@ from ... import senders
 from ...senders.base import EXAMPLES_DIR, Example
 from ..output import CliError
 
-HERE = EXAMPLES_DIR
+HERE = Path(EXAMPLES_DIR)
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
@@ -51,7 +52,7 @@ def test_every_type_provides_the_whole_interface(kind: str) -> None:
     assert found.deadline == DEADLINES[kind] == default_deadline(kind)
     # examples: at least two, every file shipped
     assert len(found.examples) >= 2
-    assert all((EXAMPLES_DIR / kind / e.file).is_file() for e in found.examples)
+    assert all((Path(EXAMPLES_DIR) / kind / e.file).is_file() for e in found.examples)
     assert len({e.name for e in found.examples}) == len(found.examples)
     # sign: what the sender would send, which the type's own verifier accepts
     key = found.signing_key(source, None)
