@@ -1,9 +1,11 @@
-"""Parse a body into JSON or form fields, refusing what would hurt later stages.
+"""Parse a body into JSON or form fields, refusing what would hurt later stages; and what the
+sender types read from a parsed body (its content type checked, a field by path).
 
 Bodies are parsed after their signature is verified, so :func:`parse_json` guards against a buggy
 or compromised sender rather than the open internet; still, a bad body must end as a 400, never a
-500. :func:`parse_form` is also used *before* verification by senders that sign form parameters
-rather than bytes (Twilio), so its cost is bounded: a few copies of the body, C-speed passes only.
+500. :func:`parse_form` is the one form parser (every type's forms, GitHub's ``payload=``); it is
+also used *before* verification by senders that sign form parameters rather than bytes (Twilio),
+so its cost is bounded: a few copies of the body, C-speed passes only.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import json
 import math
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator
-from urllib.parse import parse_qs
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from .errors import MalformedRequest, UnsupportedMediaType
+
+if TYPE_CHECKING:
+    from .delivery import Inbound
 
 #: Values routes take from a delivery (conf, extra, note, run id) may nest this deep at most:
 #: json.dumps and comparisons recurse. The body as a whole is bounded by json's own recursion
@@ -109,13 +113,7 @@ def parse_json(raw: bytes | str) -> Any:
 def parse_form_payload(raw: bytes, field: str = "payload") -> Any:
     """Parse ``application/x-www-form-urlencoded`` with exactly one ``payload=`` JSON field
     (GitHub's form content type)."""
-    try:
-        text = raw.decode("ascii")
-        fields = parse_qs(text, keep_blank_values=True, strict_parsing=False, errors="strict",
-                          max_num_fields=1000)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedRequest(f"invalid form body: {exc}", public="body is not a valid form") from None
-    values = fields.get(field, [])
+    values = parse_form(raw).get(field, [])
     if len(values) != 1:
         raise MalformedRequest(f"form body has {len(values)} '{field}' fields",
                                public=f"form body must carry exactly one '{field}' field")
@@ -196,3 +194,78 @@ def parse_form(raw: bytes, max_fields: int = MAX_FORM_FIELDS) -> dict[str, list[
     except ValueError as exc:  # UnicodeDecodeError is a ValueError
         raise MalformedRequest(f"invalid form body: {exc}", public="body is not a valid form") from None
     return fields
+
+
+# ------------------------------------------------------------------------------- what senders read
+
+
+def flat_form(fields: Mapping[str, list[str]]) -> dict[str, Any]:
+    """A form as routes want it: a field sent once is a string, one sent several times a list."""
+    return {name: values[0] if len(values) == 1 else list(values) for name, values in fields.items()}
+
+
+def parse_json_body(inbound: Inbound) -> Any:
+    """The body as JSON; the content type must say JSON.
+
+    Raises:
+        UnsupportedMediaType: another content type.
+        MalformedRequest: the body does not parse.
+    """
+    content_type = inbound.content_type
+    if content_type in JSON_TYPES or content_type.endswith("+json"):
+        return parse_json(inbound.body)
+    raise UnsupportedMediaType(f"content type {content_type!r}")
+
+
+def parse_generic_body(inbound: Inbound) -> Any:
+    """The body of a generic sender (token, hmac, google-oidc): empty is ``{}``, JSON is parsed, a
+    form becomes its fields; anything else (Cloud Scheduler sends ``application/octet-stream`` by
+    default) is parsed as JSON when it is JSON and kept as text when it is not.
+
+    Raises:
+        MalformedRequest: declared JSON or a form that does not parse, or text that is not UTF-8.
+    """
+    if not inbound.body.strip():
+        return {}
+    content_type = inbound.content_type
+    if content_type in JSON_TYPES or content_type.endswith("+json"):
+        return parse_json(inbound.body)
+    if content_type == FORM_TYPE:
+        return flat_form(parse_form(inbound.body))
+    try:
+        return parse_json(inbound.body)
+    except MalformedRequest:
+        pass
+    try:
+        return inbound.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedRequest("body is neither JSON nor UTF-8 text",
+                               public="body is neither JSON nor UTF-8 text") from None
+
+
+def field_text(document: Any, *path: str) -> str | None:
+    """The string (or integer, as text) at ``path`` in nested objects, or None if absent."""
+    node = document
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    if isinstance(node, bool):
+        return None
+    if isinstance(node, int):
+        return str(node)
+    return node if isinstance(node, str) and node else None
+
+
+def required_field(document: Any, path: str) -> str:
+    """``field_text`` for a dotted ``path`` that the sender always sends.
+
+    Raises:
+        MalformedRequest: naming the field.
+    """
+    value = field_text(document, *path.split("."))
+    if value is None:
+        raise MalformedRequest(f"body has no string field {path!r}",
+                               public=f"body has no string field {path!r}")
+    return value
+

@@ -25,8 +25,8 @@ import yaml
 from .errors import ConfigError, KeyPath
 from .expressions import Expression, compile_expression
 from .responses import DEFAULT_DISCLOSURE, Disclosure, disclosure_option
-from .senders import Source, build_source
-from .senders.common import strings_option
+from .senders import Source, build_source, default_deadline
+from .senders.options import strings_option
 from .senders.google_oidc import GOOGLE_CERTS_URL
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
@@ -49,13 +49,10 @@ DEFAULT_COMPOSER_ENDPOINT = "https://composer.googleapis.com"
 MWAA_NAME_PATTERN = re.compile(r"^[A-Za-z][0-9A-Za-z_-]{0,79}\Z")
 AWS_REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+\Z")
 
-#: Seconds a delivery may spend reaching Airflow, retries included: under each sender's own
-#: timeout (GitHub waits 10 s, Slack 3 s, Shopify 5 s, Stripe and Standard Webhooks 15-30 s), so
-#: the sender hears a 503 it can act on rather than timing out itself.
-DEFAULT_DEADLINES: Mapping[str, float] = MappingProxyType({
-    "github": 9.0, "slack": 2.5, "shopify": 4.5, "stripe": 15.0, "standard-webhooks": 12.0,
-    "svix": 12.0, "twilio": 13.0, "hubspot": 4.5, "gitlab": 9.0, "google-oidc": 9.0,
-})
+#: Seconds a delivery may spend reaching Airflow, retries included, unless a source sets
+#: ``deadline:``: each type's ``SENDER.deadline``, under the sender's own timeout (GitHub waits
+#: 10 s, Slack 3 s, Shopify 5 s, Stripe and Standard Webhooks 15-30 s), so the sender hears a 503
+#: it can act on rather than timing out itself (see airhook.senders.default_deadline).
 FALLBACK_DEADLINE = 9.0
 
 _VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -426,7 +423,7 @@ def _sources(raw: Any) -> tuple[Mapping[str, Source], Mapping[str, float], Mappi
             raise ConfigError(f"{where}: a source name must match {SOURCE_NAME_PATTERN.pattern} "
                               "(it is the URL path)")
         spec = dict(_mapping(spec, where))
-        deadline = spec.pop("deadline", DEFAULT_DEADLINES.get(spec.get("type", ""), FALLBACK_DEADLINE))
+        deadline = spec.pop("deadline", default_deadline(spec.get("type")))
         if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0 < deadline <= 600:
             raise ConfigError(f"{where}.deadline: expected seconds between 0 and 600")
         disclosures[name] = disclosure_option(spec.pop("response", DEFAULT_DISCLOSURE), where)

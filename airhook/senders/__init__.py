@@ -1,35 +1,22 @@
 """Senders: one module per sender type, each turning a raw request into a verified Delivery.
 
-The registry maps a ``type:`` from the config to the module that implements it. Modules are
-imported only when a configured source uses them, so a GitHub-only deployment never pays for the
-others at cold start.
+Each module carries everything about its type behind one interface, ``SENDER`` (a
+:class:`~airhook.senders.base.SenderType`): config, verification, signing for tests and the CLI,
+the default deadline and example payloads. The registry below maps a ``type:`` from the config to
+that module, and is the one place that lists the types. Modules are imported only when a
+configured source uses them, so a GitHub-only deployment never pays for the others at cold start.
 """
 
 from __future__ import annotations
 
 import importlib
 from types import MappingProxyType
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping
 
-from ..delivery import Delivery, Inbound
 from ..errors import ConfigError
+from .base import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES, SenderType, Source
 
-#: GitHub's own maximum payload; a per-source ``max_body_bytes`` may lower or raise it.
-DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024
-
-
-class Source(Protocol):
-    """A configured source: its name (the URL path) and how to verify its deliveries."""
-
-    name: str
-    type: str
-    max_body_bytes: int
-
-    def verify(self, inbound: Inbound, now: float) -> Delivery:
-        """Verify ``inbound`` and return the delivery, or raise a RequestError subclass."""
-        ...
-
-
+#: ``type:`` -> the module whose ``SENDER`` implements it. Adding a type: its module, one line here.
 _TYPES: Mapping[str, str] = MappingProxyType({
     "bitbucket": "airhook.senders.bitbucket",
     "github": "airhook.senders.github",
@@ -56,11 +43,35 @@ def types() -> tuple[str, ...]:
     return tuple(sorted(_TYPES))
 
 
+def is_type(kind: Any) -> bool:
+    return isinstance(kind, str) and kind in _TYPES
+
+
+def sender(kind: str) -> SenderType:
+    """The type ``kind`` (its module is imported now, once: Python caches modules).
+
+    Raises:
+        KeyError: not a registered type.
+    """
+    if not is_type(kind):
+        raise KeyError(kind)
+    found: SenderType = importlib.import_module(_TYPES[kind]).SENDER
+    return found
+
+
+def default_deadline(kind: Any) -> float:
+    """The deadline of a source of type ``kind`` that sets none (DEFAULT_DEADLINE for a type that
+    is not registered: its source is refused a moment later, naming the type)."""
+    return sender(kind).deadline if is_type(kind) else DEFAULT_DEADLINE
+
+
 def build_source(name: str, raw: Mapping[str, Any], where: str) -> Source:
     """Build the source named ``name`` from its config mapping (``where`` locates it in errors)."""
     kind = raw.get("type")
-    if kind not in _TYPES:
+    if not is_type(kind):
         raise ConfigError(f"{where}.type: unknown sender type {kind!r}; expected one of {', '.join(types())}")
-    module = importlib.import_module(_TYPES[kind])
-    source: Source = module.from_config(name, raw, where)
-    return source
+    return sender(kind).from_config(name, raw, where)
+
+
+__all__ = ["DEFAULT_DEADLINE", "DEFAULT_MAX_BODY_BYTES", "SenderType", "Source", "build_source",
+           "default_deadline", "is_type", "sender", "types"]

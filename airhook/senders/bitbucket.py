@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..body import parse_json_body
 from ..delivery import Delivery, Inbound
 from ..errors import MalformedRequest
-from . import DEFAULT_MAX_BODY_BYTES
-from .common import (check_keys, delivery_id, first_header, hmac_text, int_option, parse_json_body,
-                     routable_headers, secrets_option, verify_prefixed_hex)
+from .base import Example, Outgoing, SecretSource, SenderType
+from .options import check_keys, max_body_option, secrets_option
+from .request import delivery_id, first_header, routable_headers
+from .signatures import hmac_text, verify_prefixed_hex
 
 SIGNATURE_HEADER = "x-hub-signature"
 EVENT_HEADER = "x-event-key"
@@ -28,10 +30,7 @@ def sign(secret: bytes, body: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class BitbucketSource:
-    name: str
-    secrets: tuple[bytes, ...] = field(repr=False)
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+class BitbucketSource(SecretSource):
     type: str = "bitbucket"
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
@@ -56,5 +55,20 @@ def from_config(name: str, raw: Mapping[str, Any], where: str) -> BitbucketSourc
     return BitbucketSource(
         name=name,
         secrets=secrets_option(raw, where),
-        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+        max_body_bytes=max_body_option(raw, where),
     )
+
+
+def sign_delivery(c: Outgoing) -> None:
+    c.headers.update({"X-Event-Key": c.draft.event or "repo:push", "X-Request-UUID": c.identify(c.fresh("uuid")),
+                      "X-Hook-UUID": c.random_id("uuid"), "X-Attempt-Number": "1",
+                      "User-Agent": "Bitbucket-Webhooks/2.0"})
+    c.headers["X-Hub-Signature"] = sign(c.need_key(), c.body.bytes())
+
+
+SENDER = SenderType(
+    type="bitbucket", from_config=from_config, credential_headers=CREDENTIAL_HEADERS, sign=sign_delivery,
+    examples=(
+        Example("push", "push.json", "a push to main", "repo:push"),
+        Example("pull-request-merged", "pull-request-merged.json", "a pull request merged", "pullrequest:fulfilled"),
+    ))

@@ -19,13 +19,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..body import parse_generic_body
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, ConfigError, MissingSignature
-from . import DEFAULT_MAX_BODY_BYTES
-from .common import (Locator, any_hmac_matches, check_keys, check_window, decode_base64,
-                     delivery_id, header_name_option, hex_candidate, hmac_text, int_option,
-                     locator_option, parse_generic_body, parse_unix_timestamp, required_value,
-                     routable_headers, secrets_option, signed_url, string_option, tolerance_option, url_option)
+from .base import Example, Outgoing, SecretSource, SenderType
+from .locators import Locator, locator_option, required_value
+from .options import (check_keys, header_name_option, max_body_option, secrets_option, string_option,
+                      tolerance_option, url_option)
+from .request import delivery_id, routable_headers, signed_url
+from .signatures import any_hmac_matches, decode_base64, hex_candidate, hmac_text
+from .timestamps import check_window, parse_unix_timestamp
 
 DIGESTS = ("sha1", "sha256", "sha512")
 ENCODINGS = ("hex", "base64")
@@ -89,9 +92,7 @@ def candidates_of(header: str, *, prefix: str | None, separator: str | None, enc
 
 
 @dataclass(frozen=True)
-class HmacSource:
-    name: str
-    secrets: tuple[bytes, ...] = field(repr=False)
+class HmacSource(SecretSource):
     header: str
     event: Locator
     delivery: Locator | None = None
@@ -104,7 +105,6 @@ class HmacSource:
     template: Template = Template(((True, "body"),))
     public_url: str | None = None
     tolerance: int = 300
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     type: str = "hmac"
 
     def sign(self, secret: bytes, inbound: Inbound) -> str:
@@ -197,5 +197,27 @@ def from_config(name: str, raw: Mapping[str, Any], where: str) -> HmacSource:
         template=template,
         public_url=url_option(raw, "public_url", where),
         tolerance=tolerance_option(raw, where),
-        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+        max_body_bytes=max_body_option(raw, where),
     )
+
+
+def sign_delivery(c: Outgoing) -> None:
+    """The event and delivery id where the source reads them, the timestamp header, and the
+    signature of the configured content."""
+    source = c.source
+    if c.draft.event:
+        c.place(source.event, c.draft.event, "event")
+    if source.delivery is not None and source.delivery.kind != "value":
+        c.place(source.delivery, c.identify(c.fresh("uuid")), "delivery id")
+    if source.timestamp_header is not None:
+        stamp = int(c.now * 1000) if source.timestamp_millis else int(c.now)
+        c.headers[source.timestamp_header] = str(stamp)
+    c.headers[source.header] = source.sign(c.need_key(), c.inbound())
+
+
+SENDER = SenderType(
+    type="hmac", from_config=from_config, credential_headers=CREDENTIAL_HEADERS, sign=sign_delivery,
+    examples=(
+        Example("deploy-finished", "deploy-finished.json", "a deploy tool's deploy.finished"),
+        Example("alert-fired", "alert-fired.json", "a monitoring tool's alert.fired"),
+    ))

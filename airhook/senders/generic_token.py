@@ -12,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..body import parse_generic_body
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, ConfigError, MissingSignature
-from . import DEFAULT_MAX_BODY_BYTES
-from .common import (Locator, check_keys, delivery_id, header_name_option, int_option,
-                     locator_option, parse_generic_body, required_value, secrets_option,
-                     routable_headers, tokens_match)
+from .base import Example, Outgoing, SenderType, SourceBase
+from .locators import Locator, locator_option, required_value
+from .options import check_keys, header_name_option, max_body_option, secrets_option
+from .request import delivery_id, routable_headers
+from .signatures import tokens_match
 
 DEFAULT_HEADER = "authorization"
 #: Never visible to routes, besides the source's configured token ``header`` (authorization,
@@ -42,14 +44,12 @@ def presented_token(value: str | None, scheme: str | None, header: str) -> str:
 
 
 @dataclass(frozen=True)
-class TokenSource:
-    name: str
+class TokenSource(SourceBase):
     tokens: tuple[bytes, ...] = field(repr=False)
     event: Locator
     delivery: Locator | None = None
     header: str = DEFAULT_HEADER
     scheme: str | None = "Bearer"
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     type: str = "token"
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
@@ -84,5 +84,28 @@ def from_config(name: str, raw: Mapping[str, Any], where: str) -> TokenSource:
         delivery=locator_option(raw, "delivery_id", where),
         header=header,
         scheme=scheme or None,
-        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+        max_body_bytes=max_body_option(raw, where),
     )
+
+
+def sign_delivery(c: Outgoing) -> None:
+    source = c.source
+    if c.draft.event:
+        c.place(source.event, c.draft.event, "event")
+    if source.delivery is not None and source.delivery.kind != "value":
+        c.place(source.delivery, c.identify(c.fresh("uuid")), "delivery id")
+    token = c.need_key().decode("utf-8")
+    c.headers[source.header] = f"{source.scheme} {token}" if source.scheme else token
+
+
+def signing_key(source: TokenSource, override: str | None) -> bytes:
+    return override.encode("utf-8") if override is not None else source.tokens[0]
+
+
+SENDER = SenderType(
+    type="token", from_config=from_config, credential_headers=CREDENTIAL_HEADERS, sign=sign_delivery,
+    signing_key=signing_key,
+    examples=(
+        Example("backfill", "backfill.json", "a manual backfill request"),
+        Example("rerun", "rerun.json", "a manual rerun request"),
+    ))

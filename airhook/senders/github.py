@@ -13,9 +13,10 @@ from typing import Any, Mapping, Sequence
 from ..body import parse_body
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, MalformedRequest, MissingSignature
-from . import DEFAULT_MAX_BODY_BYTES
-from .common import (any_hmac_matches, ascii_bytes, check_keys, delivery_id, int_option,
-                     routable_headers, secrets_option)
+from .base import Example, Outgoing, SecretSource, SenderType
+from .options import check_keys, max_body_option, secrets_option
+from .request import delivery_id, routable_headers
+from .signatures import any_hmac_matches, ascii_bytes
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 EVENT_HEADER = "x-github-event"
@@ -49,10 +50,7 @@ def verify_signature(body: bytes, header: str | None, secrets: Sequence[bytes]) 
 
 
 @dataclass(frozen=True)
-class GitHubSource:
-    name: str
-    secrets: tuple[bytes, ...]
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+class GitHubSource(SecretSource):
     type: str = "github"
 
     def __repr__(self) -> str:  # never print secrets, even in a debugger or a traceback
@@ -83,5 +81,23 @@ def from_config(name: str, raw: Mapping[str, Any], where: str) -> GitHubSource:
     return GitHubSource(
         name=name,
         secrets=secrets_option(raw, where),
-        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+        max_body_bytes=max_body_option(raw, where),
     )
+
+
+def sign_delivery(c: Outgoing) -> None:
+    """Headers as GitHub's hookshot sends them, signed with the source's first secret."""
+    c.headers.update({"X-GitHub-Event": c.draft.event or "push", "User-Agent": "GitHub-Hookshot/airhook",
+                      "X-GitHub-Delivery": c.identify(c.fresh("uuid")),
+                      "X-GitHub-Hook-ID": "1"})
+    c.headers["X-Hub-Signature-256"] = sign(c.need_key(), c.body.bytes())
+
+
+SENDER = SenderType(
+    type="github", from_config=from_config, credential_headers=CREDENTIAL_HEADERS, sign=sign_delivery,
+    deadline=9.0,  # GitHub waits 10 s
+    examples=(
+        Example("push", "push.json", "a push to main", "push"),
+        Example("pull-request-merged", "pull-request-merged.json", "a pull request merged into main", "pull_request"),
+        Example("release-published", "release-published.json", "a release published", "release"),
+    ))

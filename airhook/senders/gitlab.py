@@ -18,13 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..body import field_text, parse_json_body
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, ConfigError, MalformedRequest, MissingSignature
-from . import DEFAULT_MAX_BODY_BYTES
 from . import standard_webhooks as sw
-from .common import (check_keys, delivery_id, field_text, first_header, int_option,
-                     parse_json_body, routable_headers, secrets_option, tokens_match,
-                     tolerance_option)
+from .base import Example, Outgoing, SenderType, SourceBase
+from .options import check_keys, max_body_option, secrets_option, tolerance_option
+from .request import delivery_id, first_header, routable_headers
+from .signatures import tokens_match
 
 TOKEN_HEADER = "x-gitlab-token"
 EVENT_HEADER = "x-gitlab-event"
@@ -74,12 +75,10 @@ def verify_token(header: str | None, tokens: tuple[bytes, ...]) -> None:
 
 
 @dataclass(frozen=True)
-class GitLabSource:
-    name: str
+class GitLabSource(SourceBase):
     tokens: tuple[bytes, ...] = field(repr=False, default=())
     signing_keys: tuple[bytes, ...] = field(repr=False, default=())
     tolerance: int = 300
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     type: str = "gitlab"
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
@@ -124,5 +123,35 @@ def from_config(name: str, raw: Mapping[str, Any], where: str) -> GitLabSource:
         signing_keys=(sw.secrets_option(raw, where, "signing_tokens")
                       if raw.get("signing_tokens") is not None else ()),
         tolerance=tolerance_option(raw, where),
-        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+        max_body_bytes=max_body_option(raw, where),
     )
+
+
+def sign_delivery(c: Outgoing) -> None:
+    """GitLab's headers, with the Standard Webhooks signature when the source has signing
+    tokens, else the secret token."""
+    ident = c.identify(c.fresh("uuid"))
+    c.headers.update({"X-Gitlab-Event": c.draft.event or "Push Hook", "Idempotency-Key": ident,
+                      "X-Gitlab-Event-UUID": ident, "X-Gitlab-Webhook-UUID": c.random_id("uuid"),
+                      "X-Gitlab-Instance": "https://gitlab.example.com", "User-Agent": "GitLab/17.0.0"})
+    if c.source.signing_keys:
+        c.headers.update({"webhook-id": ident, "webhook-timestamp": str(int(c.now))})
+        c.headers["webhook-signature"] = sw.sign(c.need_key(), ident, int(c.now), c.body.bytes())
+    else:
+        c.headers["X-Gitlab-Token"] = c.need_key().decode("utf-8")
+
+
+def signing_key(source: GitLabSource, override: str | None) -> bytes:
+    if override is not None:
+        return sw.decoded_override(override) if source.signing_keys else override.encode("utf-8")
+    return (source.signing_keys or source.tokens)[0]
+
+
+SENDER = SenderType(
+    type="gitlab", from_config=from_config, credential_headers=CREDENTIAL_HEADERS, sign=sign_delivery,
+    signing_key=signing_key, deadline=9.0,  # GitLab waits 10 s
+    examples=(
+        Example("push", "push.json", "a push to main", "Push Hook"),
+        Example("merge-request-merged", "merge-request-merged.json", "a merge request merged", "Merge Request Hook"),
+        Example("pipeline-succeeded", "pipeline-succeeded.json", "a pipeline on main passed", "Pipeline Hook"),
+    ))

@@ -32,13 +32,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from ..body import parse_json
+from ..body import field_text, parse_generic_body, parse_json
 from ..delivery import Delivery, Inbound
 from ..errors import (BadSignature, ConfigError, MalformedRequest, MissingSignature, TimestampOutOfWindow,
                       VerificationUnavailable)
-from . import DEFAULT_MAX_BODY_BYTES
-from .common import (Locator, check_keys, delivery_id, field_text, int_option, locator_option,
-                     parse_generic_body, routable_headers, strings_option, url_option)
+from .base import Example, Outgoing, SenderType, SigningError, SourceBase
+from .locators import Locator, locator_option
+from .options import check_keys, int_option, max_body_option, strings_option, url_option
+from .request import delivery_id, routable_headers
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
@@ -265,15 +266,13 @@ def unwrapped_message(inbound: Inbound, body: Any) -> dict[str, Any] | None:
 
 
 @dataclass(frozen=True)
-class GoogleOidcSource:
-    name: str
+class GoogleOidcSource(SourceBase):
     audiences: tuple[str, ...]
     emails: frozenset[str]
     certs: CertCache = field(repr=False, compare=False)
     event: Locator | None = None
     delivery: Locator | None = None
     clock_skew: int = 10
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     type: str = "google-oidc"
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
@@ -342,5 +341,45 @@ def from_config(name: str, raw: Mapping[str, Any], where: str) -> GoogleOidcSour
         event=locator_option(raw, "event", where),
         delivery=locator_option(raw, "delivery_id", where),
         clock_skew=int_option(raw, "clock_skew", 10, where, minimum=0, maximum=300),
-        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+        max_body_bytes=max_body_option(raw, where),
     )
+
+
+def sign_delivery(c: Outgoing) -> None:
+    """A Cloud Scheduler tick, a Pub/Sub push or a manual request, with the caller's ID token."""
+    source = c.source
+    # Without an event locator, an event is a Cloud Scheduler job's name, sent as Scheduler sends a
+    # tick: with the time it was scheduled for, which is what makes its retries one delivery.
+    scheduler = bool(c.draft.event) and not c.place(source.event, c.draft.event or "", "event")
+    when = (c.draft.delivery_id or "").rpartition("__")[2] or c.iso_now()
+    if scheduler:
+        c.headers.update({JOB_HEADER: c.draft.event or "", SCHEDULE_HEADER: when,
+                          "X-CloudScheduler": "true", "User-Agent": "Google-Cloud-Scheduler"})
+    if source.delivery is not None and source.delivery.kind != "value":
+        c.place(source.delivery, c.identify(c.fresh("uuid")), "delivery id")
+    elif scheduler:
+        c.delivery_id, c.redeliver = f"{c.draft.event}__{when}", when
+    elif pubsub_message(c.body.json) is not None:
+        ident = c.identify(c.fresh("number"))
+        c.body.set("message.messageId", ident, "message id")
+        c.body.set("message.message_id", ident, "message id")
+        c.body.set("message.publishTime", c.iso_now(), "publish time")
+        c.headers["User-Agent"] = "APIs-Google; (+https://developers.google.com/webmasters/APIs-Google.html)"
+    if c.id_token is None:
+        raise SigningError(f"source {source.name!r} needs a Google ID token")
+    c.headers["Authorization"] = f"Bearer {c.id_token}"
+
+
+def signing_key(source: GoogleOidcSource, override: str | None) -> bytes | None:
+    """None: the credential is an ID token minted for the call, not a configured secret."""
+    return override.encode("utf-8") if override is not None else None
+
+
+SENDER = SenderType(
+    type="google-oidc", from_config=from_config, credential_headers=CREDENTIAL_HEADERS,
+    sign=sign_delivery, signing_key=signing_key, deadline=9.0,
+    examples=(
+        Example("scheduler-tick", "scheduler-tick.json", "a Cloud Scheduler job's tick", "nightly-etl"),
+        Example("pubsub-push", "pubsub-push.json", "a Pub/Sub push (a Cloud Storage object finalized)"),
+        Example("manual", "manual.json", "a manual request"),
+    ))

@@ -27,13 +27,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from ..body import field_text, parse_json_body
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, ConfigError, MissingSignature
-from . import DEFAULT_MAX_BODY_BYTES
-from .common import (any_hmac_matches, check_keys, check_window, decode_base64, delivery_id,
-                     field_text, hex_candidate, hmac_text, int_option, parse_json_body,
-                     parse_unix_timestamp, routable_headers, secrets_option, signed_url,
-                     tolerance_option, url_option)
+from .base import Example, Outgoing, SecretSource, SenderType
+from .options import check_keys, max_body_option, secrets_option, tolerance_option, url_option
+from .request import delivery_id, routable_headers, signed_url
+from .signatures import any_hmac_matches, decode_base64, hex_candidate, hmac_text
+from .timestamps import check_window, parse_unix_timestamp
 
 SIGNATURE_HEADER = "x-hubspot-signature-v3"
 TIMESTAMP_HEADER = "x-hubspot-request-timestamp"
@@ -139,13 +140,10 @@ def event_and_id(body: Any) -> tuple[str, str | None]:
 
 
 @dataclass(frozen=True)
-class HubSpotSource:
-    name: str
-    secrets: tuple[bytes, ...] = field(repr=False)
+class HubSpotSource(SecretSource):
     public_url: str | None = None
     versions: tuple[str, ...] = ("v3",)
     tolerance: int = 300
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     type: str = "hubspot"
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
@@ -190,5 +188,40 @@ def from_config(name: str, raw: Mapping[str, Any], where: str) -> HubSpotSource:
         public_url=url_option(raw, "public_url", where),
         versions=tuple(dict.fromkeys(versions)),
         tolerance=tolerance_option(raw, where),
-        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+        max_body_bytes=max_body_option(raw, where),
     )
+
+
+def sign_delivery(c: Outgoing) -> None:
+    events = c.body.json
+    if isinstance(events, dict):
+        events = [events]
+    if isinstance(events, list) and all(isinstance(e, dict) for e in events):
+        events = [dict(e) for e in events]
+        if c.draft.event:
+            for event in events:
+                event["subscriptionType"] = c.draft.event
+        if len(events) == 1:
+            given = c.draft.delivery_id or c.random_id("number")
+            events[0]["eventId"] = int(given) if given.isdigit() else given
+            events[0]["occurredAt"] = int(c.now * 1000)
+            c.identify(given)
+        if events != c.body.json:
+            c.body.set_json(events)
+    c.headers["User-Agent"] = "HubSpot Connect 2.0 (http://dev.hubspot.com/)"
+    uri = c.with_query(c.source.public_url or c.url)
+    body = c.body.bytes()
+    # HubSpot sends v3 on every request, and the legacy v1/v2 signature beside it.
+    legacy = [v for v in c.source.versions if v != "v3"]
+    if legacy:
+        c.headers.update(sign_legacy(c.need_key(), legacy[0], "POST", uri, body))
+    c.headers.update(sign(c.need_key(), "POST", uri, body, int(c.now * 1000)))
+
+
+SENDER = SenderType(
+    type="hubspot", from_config=from_config, credential_headers=CREDENTIAL_HEADERS, sign=sign_delivery,
+    deadline=4.5,
+    examples=(
+        Example("contact-created", "contact-created.json", "contact.creation"),
+        Example("deal-stage-changed", "deal-stage-changed.json", "deal.propertyChange (dealstage)"),
+    ))

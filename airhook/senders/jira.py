@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..body import parse_json_body, required_field
 from ..delivery import Delivery, Inbound
-from . import DEFAULT_MAX_BODY_BYTES
-from .common import (check_keys, delivery_id, hmac_text, int_option, parse_json_body,
-                     required_field, routable_headers, secrets_option, verify_prefixed_hex)
+from .base import Example, Outgoing, SecretSource, SenderType
+from .options import check_keys, max_body_option, secrets_option
+from .request import delivery_id, routable_headers
+from .signatures import hmac_text, verify_prefixed_hex
 
 SIGNATURE_HEADER = "x-hub-signature"
 #: The same on every retry of one delivery.
@@ -26,10 +28,7 @@ def sign(secret: bytes, body: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class JiraSource:
-    name: str
-    secrets: tuple[bytes, ...] = field(repr=False)
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+class JiraSource(SecretSource):
     type: str = "jira"
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
@@ -51,5 +50,23 @@ def from_config(name: str, raw: Mapping[str, Any], where: str) -> JiraSource:
     return JiraSource(
         name=name,
         secrets=secrets_option(raw, where),
-        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+        max_body_bytes=max_body_option(raw, where),
     )
+
+
+def sign_delivery(c: Outgoing) -> None:
+    if c.draft.event:
+        c.body.set("webhookEvent", c.draft.event, "event")
+    if isinstance(c.body.json, dict) and "timestamp" in c.body.json:
+        c.body.set("timestamp", int(c.now * 1000), "timestamp")
+    c.headers["X-Atlassian-Webhook-Identifier"] = c.identify(c.fresh("uuid"))
+    c.headers["User-Agent"] = "Atlassian Webhook HTTP Client"
+    c.headers["X-Hub-Signature"] = sign(c.need_key(), c.body.bytes())
+
+
+SENDER = SenderType(
+    type="jira", from_config=from_config, credential_headers=CREDENTIAL_HEADERS, sign=sign_delivery,
+    examples=(
+        Example("issue-created", "issue-created.json", "jira:issue_created"),
+        Example("issue-approved", "issue-approved.json", "jira:issue_updated, status to Approved"),
+    ))

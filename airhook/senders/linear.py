@@ -15,12 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from ..body import field_text, parse_json_body, required_field
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, MissingSignature, TimestampOutOfWindow
-from . import DEFAULT_MAX_BODY_BYTES
-from .common import (any_hmac_matches, check_keys, check_window, delivery_id, field_text,
-                     hex_candidate, hmac_text, int_option, parse_json_body, required_field,
-                     routable_headers, secrets_option, tolerance_option)
+from .base import Example, Outgoing, SecretSource, SenderType
+from .options import check_keys, max_body_option, secrets_option, tolerance_option
+from .request import delivery_id, routable_headers
+from .signatures import any_hmac_matches, hex_candidate, hmac_text
+from .timestamps import check_window
 
 SIGNATURE_HEADER = "linear-signature"
 DELIVERY_HEADER = "linear-delivery"
@@ -59,11 +61,8 @@ def check_timestamp(body: Any, now: float, tolerance: float) -> None:
 
 
 @dataclass(frozen=True)
-class LinearSource:
-    name: str
-    secrets: tuple[bytes, ...] = field(repr=False)
+class LinearSource(SecretSource):
     tolerance: int = DEFAULT_TOLERANCE
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     type: str = "linear"
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
@@ -89,5 +88,29 @@ def from_config(name: str, raw: Mapping[str, Any], where: str) -> LinearSource:
         name=name,
         secrets=secrets_option(raw, where),
         tolerance=tolerance_option(raw, where, DEFAULT_TOLERANCE),
-        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+        max_body_bytes=max_body_option(raw, where),
     )
+
+
+def sign_delivery(c: Outgoing) -> None:
+    if c.draft.event:
+        kind, _, action = c.draft.event.rpartition(".")
+        c.body.set("type", kind or action, "event")
+        if kind:
+            c.body.set("action", action, "event")
+    # The replay window is the body's own timestamp: Linear sets it when it sends.
+    c.body.set("webhookTimestamp", int(c.now * 1000), "timestamp")
+    c.headers["Linear-Delivery"] = c.identify(c.fresh("uuid"))
+    kind = c.body.get("type")
+    if isinstance(kind, str):
+        c.headers["Linear-Event"] = kind
+    c.headers["User-Agent"] = "Linear-Webhook"
+    c.headers["Linear-Signature"] = sign(c.need_key(), c.body.bytes())
+
+
+SENDER = SenderType(
+    type="linear", from_config=from_config, credential_headers=CREDENTIAL_HEADERS, sign=sign_delivery,
+    examples=(
+        Example("issue-created", "issue-created.json", "Issue.create"),
+        Example("comment-created", "comment-created.json", "Comment.create"),
+    ))

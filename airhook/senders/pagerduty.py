@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from ..body import parse_json_body, required_field
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, MissingSignature
-from . import DEFAULT_MAX_BODY_BYTES
-from .common import (any_hmac_matches, check_keys, delivery_id, hex_candidate, hmac_text,
-                     int_option, parse_json_body, required_field, routable_headers, secrets_option)
+from .base import Example, Outgoing, SecretSource, SenderType
+from .options import check_keys, max_body_option, secrets_option
+from .request import delivery_id, routable_headers
+from .signatures import any_hmac_matches, hex_candidate, hmac_text
 
 SIGNATURE_HEADER = "x-pagerduty-signature"
 #: Signature headers: never visible to routes (authorization, cookies... are dropped for every type).
@@ -48,10 +50,7 @@ def verify_signature(body: bytes, header: str | None, secrets: Sequence[bytes]) 
 
 
 @dataclass(frozen=True)
-class PagerDutySource:
-    name: str
-    secrets: tuple[bytes, ...] = field(repr=False)
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+class PagerDutySource(SecretSource):
     type: str = "pagerduty"
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
@@ -75,5 +74,22 @@ def from_config(name: str, raw: Mapping[str, Any], where: str) -> PagerDutySourc
     return PagerDutySource(
         name=name,
         secrets=secrets_option(raw, where),
-        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+        max_body_bytes=max_body_option(raw, where),
     )
+
+
+def sign_delivery(c: Outgoing) -> None:
+    if c.draft.event:
+        c.body.set("event.event_type", c.draft.event, "event")
+    c.body.set("event.id", c.identify(c.fresh("ulid")), "delivery id")
+    c.headers["User-Agent"] = "PagerDuty-Webhook/V3.0"
+    c.headers["X-Webhook-Id"] = c.random_id("uuid")
+    c.headers["X-PagerDuty-Signature"] = sign([c.need_key()], c.body.bytes())
+
+
+SENDER = SenderType(
+    type="pagerduty", from_config=from_config, credential_headers=CREDENTIAL_HEADERS, sign=sign_delivery,
+    examples=(
+        Example("incident-triggered", "incident-triggered.json", "incident.triggered"),
+        Example("incident-resolved", "incident-resolved.json", "incident.resolved"),
+    ))

@@ -15,13 +15,14 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from ..body import FORM_TYPE, parse_json
+from ..body import FORM_TYPE, field_text, flat_form, parse_form, parse_json, parse_json_body
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, MalformedRequest, MissingSignature
-from . import DEFAULT_MAX_BODY_BYTES
-from .common import (any_hmac_matches, check_keys, check_window, delivery_id, field_text, flat_form,
-                     hex_candidate, int_option, parse_form, parse_json_body, parse_unix_timestamp,
-                     routable_headers, secrets_option, tolerance_option)
+from .base import Example, Outgoing, SecretSource, SenderType
+from .options import check_keys, max_body_option, secrets_option, tolerance_option
+from .request import delivery_id, routable_headers
+from .signatures import any_hmac_matches, hex_candidate
+from .timestamps import check_window, parse_unix_timestamp
 
 SIGNATURE_HEADER = "x-slack-signature"
 TIMESTAMP_HEADER = "x-slack-request-timestamp"
@@ -100,11 +101,8 @@ def event_name(body: Any) -> str:
 
 
 @dataclass(frozen=True)
-class SlackSource:
-    name: str
-    secrets: tuple[bytes, ...] = field(repr=False)
+class SlackSource(SecretSource):
     tolerance: int = 300
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     type: str = "slack"
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
@@ -141,5 +139,36 @@ def from_config(name: str, raw: Mapping[str, Any], where: str) -> SlackSource:
         name=name,
         secrets=secrets_option(raw, where),
         tolerance=tolerance_option(raw, where),
-        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+        max_body_bytes=max_body_option(raw, where),
     )
+
+
+def sign_delivery(c: Outgoing) -> None:
+    """A slash command (form), an Events API callback or another JSON payload, as Slack sends it."""
+    if c.body.kind == "form":
+        if c.draft.event:
+            c.body.set("command", c.draft.event, "event")
+        if c.body.get("trigger_id") is not None:
+            # Each invocation carries a new trigger_id, and the body hash is its delivery id.
+            trigger = c.draft.delivery_id or c.random_id("slack-trigger")
+            c.body.set("trigger_id", trigger, "trigger id")
+            c.redeliver = trigger
+    elif isinstance(c.body.json, dict) and c.body.json.get("type") == "event_callback":
+        if c.draft.event:
+            c.body.set("event.type", c.draft.event, "event")
+        c.body.set("event_id", c.identify(c.fresh("slack")), "delivery id")
+        c.body.set("event_time", int(c.now), "event time")
+    elif c.draft.event:
+        c.body.set("type", c.draft.event, "event")
+    c.headers["User-Agent"] = "Slackbot 1.0 (+https://api.slack.com/robots)"
+    c.headers.update(sign(c.need_key(), c.body.bytes(), int(c.now)))
+
+
+SENDER = SenderType(
+    type="slack", from_config=from_config, credential_headers=CREDENTIAL_HEADERS, sign=sign_delivery,
+    deadline=2.5,  # Slack waits 3 s
+    examples=(
+        Example("app-mention", "app-mention.json", "an Events API app_mention"),
+        Example("slash-command", "slash-command.txt", "the /deploy slash command (a form)", content_type=FORM_TYPE),
+        Example("url-verification", "url-verification.json", "the handshake Slack sends for a new Request URL"),
+    ))

@@ -16,13 +16,15 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from ..body import parse_json_body
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, ConfigError, MissingSignature
-from . import DEFAULT_MAX_BODY_BYTES
-from .common import (Locator, any_hmac_matches, ascii_bytes, check_keys, check_window,
-                     decode_base64, delivery_id, int_option, locator_option, parse_json_body,
-                     parse_unix_timestamp, required_value, routable_headers,
-                     tolerance_option)
+from .base import Example, Outgoing, SenderType, SigningError, SourceBase
+from .locators import Locator, locator_option, required_value
+from .options import check_keys, max_body_option, tolerance_option
+from .request import delivery_id, routable_headers
+from .signatures import any_hmac_matches, ascii_bytes, decode_base64
+from .timestamps import check_window, parse_unix_timestamp
 
 SECRET_PREFIX = "whsec_"
 
@@ -127,12 +129,10 @@ def headers_of(inbound: Inbound, accepted: Sequence[HeaderNames]) -> tuple[Heade
 
 
 @dataclass(frozen=True)
-class StandardWebhooksSource:
-    name: str
+class StandardWebhooksSource(SourceBase):
     keys: tuple[bytes, ...] = field(repr=False)
     event: Locator
     tolerance: int = 300
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     accepted: tuple[HeaderNames, ...] = (STANDARD, SVIX)
     type: str = "standard-webhooks"
 
@@ -163,7 +163,7 @@ def build(name: str, raw: Mapping[str, Any], where: str, kind: str,
         keys=secrets_option(raw, where),
         event=event,
         tolerance=tolerance_option(raw, where),
-        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+        max_body_bytes=max_body_option(raw, where),
         accepted=accepted,
         type=kind,
     )
@@ -171,3 +171,39 @@ def build(name: str, raw: Mapping[str, Any], where: str, kind: str,
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> StandardWebhooksSource:
     return build(name, raw, where, "standard-webhooks", (STANDARD, SVIX))
+
+
+def sign_delivery(c: Outgoing) -> None:
+    """The three headers (``svix-*`` for the svix type), signed with the first key."""
+    names = SVIX if c.source.type == "svix" else STANDARD
+    if c.draft.event:
+        c.place(c.source.event, c.draft.event, "event")
+    msg_id = c.identify(c.fresh("svix"))
+    c.headers.update({names.id: msg_id, names.timestamp: str(int(c.now))})
+    c.headers[names.signature] = sign(c.need_key(), msg_id, int(c.now), c.body.bytes())
+
+
+def decoded_override(override: str) -> bytes:
+    """``--secret`` for a whsec_ type: its decoded key.
+
+    Raises:
+        SigningError: not a whsec_<base64> secret.
+    """
+    decoded = decode_secret(override)
+    if decoded is None:
+        raise SigningError("--secret: expected a whsec_<base64> secret for this source")
+    return decoded
+
+
+def signing_key(source: StandardWebhooksSource, override: str | None) -> bytes:
+    return decoded_override(override) if override is not None else source.keys[0]
+
+
+SENDER = SenderType(
+    type="standard-webhooks", from_config=from_config, credential_headers=CREDENTIAL_HEADERS,
+    sign=sign_delivery, signing_key=signing_key,
+    deadline=12.0,  # senders following the spec wait 15-30 s
+    examples=(
+        Example("user-created", "user-created.json", "Clerk's user.created"),
+        Example("email-delivered", "email-delivered.json", "Resend's email.delivered"),
+    ))

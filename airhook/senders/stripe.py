@@ -11,12 +11,14 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from ..body import parse_json_body, required_field
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, MissingSignature
-from . import DEFAULT_MAX_BODY_BYTES
-from .common import (any_hmac_matches, check_keys, check_window, delivery_id, hex_candidate,
-                     int_option, parse_json_body, parse_unix_timestamp, required_field,
-                     routable_headers, secrets_option, tolerance_option)
+from .base import Example, Outgoing, SecretSource, SenderType
+from .options import check_keys, max_body_option, secrets_option, tolerance_option
+from .request import delivery_id, routable_headers
+from .signatures import any_hmac_matches, hex_candidate
+from .timestamps import check_window, parse_unix_timestamp
 
 SIGNATURE_HEADER = "stripe-signature"
 #: Signature headers: never visible to routes (authorization, cookies... are dropped for every type).
@@ -68,11 +70,8 @@ def verify_signature(body: bytes, header: str | None, secrets: Sequence[bytes], 
 
 
 @dataclass(frozen=True)
-class StripeSource:
-    name: str
-    secrets: tuple[bytes, ...] = field(repr=False)
+class StripeSource(SecretSource):
     tolerance: int = 300
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     type: str = "stripe"
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
@@ -96,5 +95,24 @@ def from_config(name: str, raw: Mapping[str, Any], where: str) -> StripeSource:
         name=name,
         secrets=secrets_option(raw, where),
         tolerance=tolerance_option(raw, where),
-        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+        max_body_bytes=max_body_option(raw, where),
     )
+
+
+def sign_delivery(c: Outgoing) -> None:
+    """The event's ``type`` and ``id`` in the body, signed as Stripe signs (``t=...,v1=...``)."""
+    if c.draft.event:
+        c.body.set("type", c.draft.event, "event")
+    c.body.set("id", c.identify(c.fresh("stripe")), "delivery id")
+    c.headers["User-Agent"] = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
+    c.headers["Stripe-Signature"] = sign(c.need_key(), c.body.bytes(), int(c.now))
+
+
+SENDER = SenderType(
+    type="stripe", from_config=from_config, credential_headers=CREDENTIAL_HEADERS, sign=sign_delivery,
+    deadline=15.0,  # Stripe waits 15-30 s
+    examples=(
+        Example("invoice-paid", "invoice-paid.json", "invoice.paid"),
+        Example("checkout-completed", "checkout-completed.json", "checkout.session.completed"),
+        Example("payment-failed", "payment-failed.json", "payment_intent.payment_failed"),
+    ))

@@ -13,10 +13,21 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .standard_webhooks import CREDENTIAL_HEADERS, STANDARD, SVIX, StandardWebhooksSource, build
+from .base import Example, SenderType
+from .standard_webhooks import (CREDENTIAL_HEADERS, STANDARD, SVIX, StandardWebhooksSource, build,
+                                sign_delivery, signing_key)
 
-__all__ = ["CREDENTIAL_HEADERS", "from_config"]
+__all__ = ["CREDENTIAL_HEADERS", "SENDER", "from_config"]
 
 
 def from_config(name: str, raw: Mapping[str, Any], where: str) -> StandardWebhooksSource:
     return build(name, raw, where, "svix", (SVIX, STANDARD))
+
+
+SENDER = SenderType(
+    type="svix", from_config=from_config, credential_headers=CREDENTIAL_HEADERS, sign=sign_delivery,
+    signing_key=signing_key, deadline=12.0,  # as standard-webhooks
+    examples=(
+        Example("user-updated", "user-updated.json", "Clerk's user.updated, through Svix"),
+        Example("session-created", "session-created.json", "Clerk's session.created, through Svix"),
+    ))

@@ -18,14 +18,16 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-from ..body import parse_form
+from ..body import FORM_TYPE, flat_form, parse_form, parse_json_body
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, ConfigError, MalformedRequest, MissingSignature
-from .common import (Locator, any_hmac_matches, check_keys, decode_base64, delivery_id, flat_form,
-                     hmac_text, int_option, locator_option, parse_json_body, required_value,
-                     routable_headers, secrets_option, signed_url, tokens_match, url_option)
+from .base import Example, Outgoing, SenderType, SourceBase
+from .locators import Locator, locator_option, required_value
+from .options import check_keys, max_body_option, secrets_option, url_option
+from .request import delivery_id, routable_headers, signed_url
+from .signatures import any_hmac_matches, decode_base64, hmac_text, tokens_match
 
 SIGNATURE_HEADER = "x-twilio-signature"
 SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
@@ -165,13 +167,12 @@ def signed_delivery_id(query: str, params: Mapping[str, Sequence[str]], body: by
 
 
 @dataclass(frozen=True)
-class TwilioSource:
-    name: str
+class TwilioSource(SourceBase):
     tokens: tuple[bytes, ...] = field(repr=False)
     event: Locator
     public_url: str | None = None
     algorithms: frozenset[str] = frozenset({"sha1", "sha256"})
-    max_body_bytes: int = MAX_BODY_BYTES
+    max_body_bytes: int = field(default=MAX_BODY_BYTES, kw_only=True)
     type: str = "twilio"
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
@@ -207,5 +208,37 @@ def from_config(name: str, raw: Mapping[str, Any], where: str) -> TwilioSource:
         event=event,
         public_url=url_option(raw, "public_url", where),
         algorithms=frozenset(algorithms),
-        max_body_bytes=int_option(raw, "max_body_bytes", MAX_BODY_BYTES, where),
+        max_body_bytes=max_body_option(raw, where, MAX_BODY_BYTES),
     )
+
+
+def sign_delivery(c: Outgoing) -> None:
+    if c.draft.event:
+        c.place(c.source.event, c.draft.event, "event")
+    c.headers["I-Twilio-Idempotency-Token"] = c.identify(c.fresh("uuid"))
+    c.headers["User-Agent"] = "TwilioProxy/1.1"
+    body = c.body.bytes()
+    params: dict[str, list[str]] = {}
+    if c.body.kind == "json":
+        # A JSON body is not signed itself: its hash travels in the signed URL.
+        c.query = urlencode({"bodySHA256": hashlib.sha256(body).hexdigest()})
+    else:
+        for name, value in c.body.form:
+            params.setdefault(name, []).append(value)
+    signed = c.with_query(c.source.public_url or c.url)
+    c.headers["X-Twilio-Signature"] = sign(c.need_key(), signed, params)
+    # Twilio signs no id: airhook's delivery id is the hash of the signed query and parameters.
+    c.delivery_id = signed_delivery_id(c.query, params, body, c.body.kind == "json")
+
+
+def signing_key(source: TwilioSource, override: str | None) -> bytes:
+    return override.encode("utf-8") if override is not None else source.tokens[0]
+
+
+SENDER = SenderType(
+    type="twilio", from_config=from_config, credential_headers=CREDENTIAL_HEADERS, sign=sign_delivery,
+    signing_key=signing_key, deadline=13.0,
+    examples=(
+        Example("sms-received", "sms-received.txt", "an incoming SMS (a form)", content_type=FORM_TYPE),
+        Example("message-status", "message-status.txt", "a message status callback (a form)", content_type=FORM_TYPE),
+    ))

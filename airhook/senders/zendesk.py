@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from ..body import FORM_TYPE
+from ..body import FORM_TYPE, field_text, flat_form, parse_form, parse_json_body, required_field
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, MissingSignature
-from . import DEFAULT_MAX_BODY_BYTES
-from .common import (any_hmac_matches, ascii_bytes, check_keys, check_window, decode_base64,
-                     delivery_id, field_text, flat_form, hmac_text, int_option, parse_form,
-                     parse_json_body, required_field, routable_headers, secrets_option, tolerance_option)
+from .base import Example, Outgoing, SecretSource, SenderType
+from .options import check_keys, max_body_option, secrets_option, tolerance_option
+from .request import delivery_id, routable_headers
+from .signatures import any_hmac_matches, ascii_bytes, decode_base64, hmac_text
+from .timestamps import check_window
 
 SIGNATURE_HEADER = "x-zendesk-webhook-signature"
 TIMESTAMP_HEADER = "x-zendesk-webhook-signature-timestamp"
@@ -74,11 +75,8 @@ def verify_signature(body: bytes, signature: str | None, timestamp: str | None,
 
 
 @dataclass(frozen=True)
-class ZendeskSource:
-    name: str
-    secrets: tuple[bytes, ...] = field(repr=False)
+class ZendeskSource(SecretSource):
     tolerance: int = 300
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     type: str = "zendesk"
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
@@ -123,5 +121,27 @@ def from_config(name: str, raw: Mapping[str, Any], where: str) -> ZendeskSource:
         name=name,
         secrets=secrets_option(raw, where),
         tolerance=tolerance_option(raw, where),
-        max_body_bytes=int_option(raw, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, where),
+        max_body_bytes=max_body_option(raw, where),
     )
+
+
+def sign_delivery(c: Outgoing) -> None:
+    event_webhook = isinstance(c.body.json, dict) and "type" in c.body.json
+    if c.draft.event and c.draft.event != DEFAULT_EVENT:
+        c.body.set("type", c.draft.event, "event")
+        event_webhook = True
+    if event_webhook:
+        c.body.set("id", c.identify(c.fresh("ulid")), "delivery id")
+        c.headers["X-Zendesk-Webhook-Invocation-Id"] = c.random_id("number")
+    else:  # a trigger or automation webhook: its body is the user's, the invocation id identifies it
+        c.headers["X-Zendesk-Webhook-Invocation-Id"] = c.identify(c.fresh("number"))
+    c.headers["X-Zendesk-Webhook-Id"] = c.random_id("ulid")
+    c.headers.update(sign(c.need_key(), c.body.bytes(), c.iso_now()))
+
+
+SENDER = SenderType(
+    type="zendesk", from_config=from_config, credential_headers=CREDENTIAL_HEADERS, sign=sign_delivery,
+    examples=(
+        Example("ticket-created", "ticket-created.json", "an event webhook: zen:event-type:ticket.created"),
+        Example("trigger", "trigger.json", "a trigger webhook with a body of your own"),
+    ))

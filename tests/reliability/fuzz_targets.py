@@ -141,7 +141,7 @@ def _depth(node: Any) -> int:
 def body(data: bytes) -> None:
     """parse_body / parse_json / parse_generic_body: a typed 4xx error or a finite, shallow,
     re-serialisable document; nothing else."""
-    from airhook.senders.common import parse_generic_body
+    from airhook.body import parse_generic_body
 
     p = Provider(data)
     content_type = _CONTENT_TYPES[p.int(len(_CONTENT_TYPES))]

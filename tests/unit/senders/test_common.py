@@ -1,5 +1,5 @@
 """What every sender type shares: the registry, redaction, 401-never-500 on hostile headers, and
-the helpers in airhook.senders.common."""
+the helpers the types share (airhook.senders.options, .signatures, .timestamps, .request, .locators)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 from airhook.delivery import Inbound
 from airhook.errors import ConfigError, MalformedRequest, MissingSignature, TimestampOutOfWindow, VerificationError
 from airhook.senders import _TYPES, build_source, types
-from airhook.senders.common import (check_window, decode_base64, locator_option, parse_unix_timestamp,
-                                    signed_url, tokens_match)
+from airhook.senders.locators import locator_option
+from airhook.senders.request import signed_url
+from airhook.senders.signatures import decode_base64, tokens_match
+from airhook.senders.timestamps import check_window, parse_unix_timestamp
 
 from .support import NOW, inbound, source
 

@@ -8,7 +8,7 @@ import importlib
 
 import pytest
 
-from airhook.senders.common import GENERIC_CREDENTIAL_HEADERS
+from airhook.senders.request import GENERIC_CREDENTIAL_HEADERS
 
 MODULES = {
     "pagerduty": ("x-pagerduty-signature",),
