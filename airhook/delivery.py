@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .errors import MalformedRequest
+
+#: Event names are short labels (GitHub's longest is ~40 characters, Zendesk's ~60). A longer one is
+#: refused: it would reach the run's note, routes' logs and answers (GitHub's event header is not
+#: signed, and Stripe's signed ``type`` has no length limit).
+MAX_EVENT = 200
+
 @dataclass(frozen=True)
 class Inbound:
     """An HTTP request as the verifiers see it: framework-free, headers lower-cased once."""
@@ -43,6 +50,11 @@ class Delivery:
     headers: Mapping[str, str] = field(default_factory=dict)
     reply: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.event) > MAX_EVENT:
+            raise MalformedRequest(f"event name of {len(self.event)} characters",
+                                   public=f"event name is longer than {MAX_EVENT} characters")
 
     def document(self) -> dict[str, Any]:
         """The document JMESPath expressions are evaluated over."""

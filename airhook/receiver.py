@@ -37,13 +37,14 @@ BodyReader = Callable[[int], bytes]
 
 
 def _dry_run_requested(headers: Mapping[str, str], query: str) -> bool:
-    """The ``X-Airhook-Dry-Run`` header, or ``?dry_run=1`` for senders that cannot add headers."""
-    if headers.get(DRY_RUN_HEADER, "").lower() in _YES:
+    """The ``X-Airhook-Dry-Run`` header, or ``?dry_run`` for senders that cannot add headers.
+
+    Any value asks for a dry run (``on``, ``t``, an empty ``?dry_run``, even ``0``): a spelling that
+    was not recognised used to trigger the very run the operator meant to preview. A dry run that
+    was not meant costs a 403 (or, with the operator token, a preview); a missed one costs a run."""
+    if DRY_RUN_HEADER in headers:
         return True
-    return "dry_run" in query and any(v.lower() in _YES for v in parse_qs(query).get("dry_run", []))
-
-
-_YES = ("1", "true", "yes")
+    return "dry_run" in query and "dry_run" in parse_qs(query, keep_blank_values=True)
 
 
 def error_response(error: AirhookError, extra: Mapping[str, Any] | None = None) -> Response:

@@ -33,12 +33,13 @@ pipeline built them: their body is part of a protocol or is the point of the req
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Mapping, get_args
 
 from .body import FORM_TYPE
 from .delivery import Delivery
-from .errors import ConfigError
+from .errors import AirhookError, ConfigError
 
 Disclosure = Literal["full", "minimal"]
 DISCLOSURES: tuple[str, ...] = get_args(Disclosure)
@@ -84,8 +85,11 @@ def present(response: Response, *, sender: str | None, disclosure: Disclosure,
         return response
     if response.status >= 300:
         if disclosure == "minimal":
-            keep = ("error", "message", "delivery_id")
-            return replace(response, body={k: v for k, v in response.body.items() if k in keep})
+            # The class's fixed message, never an instance's detailed one (which may name a route,
+            # a conf key or a DAG: what minimal sources keep from the people who see answers).
+            body = {k: v for k, v in response.body.items() if k in ("error", "delivery_id")}
+            body["message"] = _fixed_messages().get(str(body.get("error")), "request refused")
+            return replace(response, body=body)
         return response
     if delivery is None:
         return response
@@ -98,6 +102,18 @@ def present(response: Response, *, sender: str | None, disclosure: Disclosure,
     if disclosure == "minimal":
         return replace(response, body={"delivery_id": delivery.delivery_id, "outcome": outcome})
     return response
+
+
+@functools.cache
+def _fixed_messages() -> Mapping[str, str]:
+    """Each error code's class-level public message (the one that names nothing of the config)."""
+    found: dict[str, str] = {}
+    pending: list[type[AirhookError]] = [AirhookError]
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.code, cls.public)
+        pending.extend(cls.__subclasses__())
+    return found
 
 
 def _fields(body: Any) -> Mapping[str, Any]:

@@ -112,9 +112,17 @@ def unstorable(value: Any) -> str | None:
     return None
 
 
+#: Airflow stores a run's note in a 1,000-character column (``dag_run_note.content``, 2.5+); a
+#: longer one is answered 422 "Value rejected by database" (Airflow 3 on PostgreSQL).
+MAX_NOTE = 1000
+
+
 def scrub(text: str) -> str:
-    """``text`` with what no database stores (NUL, lone surrogates) replaced by U+FFFD: for the
-    run's note, a label for people, which is not worth refusing a delivery over."""
+    """``text`` as a note any Airflow stores: what no database stores (NUL, lone surrogates)
+    replaced by U+FFFD, and cut to :data:`MAX_NOTE` characters (an ellipsis marks the cut). The note
+    is a label for people, which is not worth refusing a delivery over."""
+    if len(text) > MAX_NOTE:
+        text = text[:MAX_NOTE - 1] + "\u2026"
     if unstorable(text) is None:
         return text
     # A Python str holds a surrogate pair as one astral character, so any surrogate is lone.

@@ -71,7 +71,10 @@ Send a signed GitHub push (it becomes a run of the 'deploy' DAG):
 
   GITHUB_WEBHOOK_SECRET={SECRET} {os.path.relpath(python.parent / "airhook", Path.cwd())} send github --url {function.url}
 
-Then open {airflow.url} and look at the DAG 'deploy': the run carries the push's sha, repo and pusher.
+Then open {airflow.url} and look at the DAG 'deploy': the run carries the push's sha, repo and pusher,
+or ask from here whether each delivery became a run and how it ended:
+
+  AIRFLOW_URL={airflow.url} AIRFLOW_USER={airflow.username} AIRFLOW_PASSWORD={airflow.password} {os.path.relpath(python.parent / "airhook", Path.cwd())} runs --config {args.config}
 
 airhook's log follows (one JSON line per delivery). Ctrl-C stops everything.
 """, flush=True)

@@ -230,7 +230,25 @@ def test_dry_run_by_query_parameter() -> None:
     response = receiver.handle("POST", "/github", headers, lambda limit: BODY, query="dry_run=true")
     assert response.body["dry_run"] is True and client.triggers == []
     response = receiver.handle("POST", "/github", headers, lambda limit: BODY, query="dry_run=0")
+    assert response.body["dry_run"] is True and client.triggers == []  # any value asks for one
+    response = receiver.handle("POST", "/github", headers, lambda limit: BODY, query="other=1")
     assert "dry_run" not in response.body and len(client.triggers) == 2
+
+
+@pytest.mark.parametrize("headers, query", [
+    ({"x-airhook-dry-run": value}, "") for value in ("on", "t", "y", "", "0", "no", "TRUE")
+] + [({}, query) for query in ("dry_run", "dry_run=", "dry_run=on", "dry_run=x", "a=1&dry_run=0")])
+def test_every_dry_run_spelling_is_a_dry_run_never_a_run(headers: dict[str, str], query: str) -> None:
+    """A spelling the receiver did not recognise used to trigger the run the operator meant to
+    preview: any value of the header or the parameter asks for a dry run (refused without the token)."""
+    client = ScriptedClient()
+    receiver = Receiver(CONFIG, client, log=lambda severity, message, **f: None,  # type: ignore[arg-type]
+                        operator_token=OPERATOR_TOKEN)
+    signed = {"content-type": "application/json", "x-github-event": "push", "x-github-delivery": "d-1",
+              "x-hub-signature-256": sign(SECRET.encode(), BODY)}
+    response = receiver.handle("POST", "/github", {**signed, **headers}, lambda limit: BODY, query=query)
+    assert response.status == 403 and response.body["error"] == "dry_run_forbidden"
+    assert client.triggers == []
 
 
 def test_dry_run_still_needs_a_signature() -> None:
@@ -352,3 +370,19 @@ def test_routes_never_see_the_operator_token() -> None:
     assert response.status == 200 and OPERATOR_TOKEN not in json.dumps(response.body)
     call(client, config=config.parse(document, {}), headers=OPERATOR)
     assert OPERATOR_TOKEN not in json.dumps(client.triggers[0].conf)
+
+
+@pytest.mark.parametrize("length, status", [(200, 200), (201, 400), (100_000, 400)])
+def test_an_overlong_event_name_is_refused_before_routing(length: int, status: int) -> None:
+    """GitHub's event header is not signed: a captured delivery replayed with a 100 KB event name
+    used to reach Airflow as a note it refuses (502), and logs held the whole name."""
+    client = ScriptedClient()
+    logged: list[dict[str, Any]] = []
+    receiver = Receiver(CONFIG, client, log=lambda severity, message, **f: logged.append(f))  # type: ignore[arg-type]
+    headers = {"content-type": "application/json", "x-github-event": "e" * length, "x-github-delivery": "d-1",
+               "x-hub-signature-256": sign(SECRET.encode(), BODY)}
+    response = receiver.handle("POST", "/github", headers, lambda limit: BODY)
+    assert response.status == status, response.body
+    if status == 400:
+        assert response.body["message"] == "event name is longer than 200 characters"
+        assert client.triggers == [] and "e" * 201 not in json.dumps(logged)

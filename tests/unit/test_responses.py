@@ -12,10 +12,10 @@ import pytest
 
 from airhook import config
 from airhook.airflow.client import Outcome
-from airhook.errors import AirflowUnavailable
+from airhook.errors import AirflowUnavailable, ConfNotStorable, MalformedRequest, RouteError
 from airhook.http import to_flask
-from airhook.receiver import Receiver
-from airhook.responses import TWIML_EMPTY, Response
+from airhook.receiver import Receiver, error_response
+from airhook.responses import TWIML_EMPTY, Response, present
 from airhook.routing import Trigger
 from airhook.senders import slack, twilio
 
@@ -139,3 +139,19 @@ def test_other_answers_are_json() -> None:
     flask_response = to_flask(Response(200, {"delivery_id": "d"}))
     assert flask_response.headers["Content-Type"] == "application/json"
     assert json.loads(flask_response.get_data()) == {"delivery_id": "d"}
+
+
+@pytest.mark.parametrize("error, fixed", [
+    (RouteError("detail", public="route 'secret-route': conf.x could not be evaluated"),
+     "a route could not be evaluated for this delivery"),
+    (ConfNotStorable("detail", public="route 'secret-route': conf.msg holds a NUL character"),
+     "a route's conf holds a value Airflow cannot store"),
+    (MalformedRequest("detail", public="body has no string field 'secret_field'"), "malformed request"),
+])
+def test_minimal_errors_carry_the_fixed_message_only(error: Any, fixed: str) -> None:
+    """``response: minimal`` keeps route names, conf keys and fields out of error answers too."""
+    answer = present(error_response(error, {"delivery_id": "d-1"}), sender="github", disclosure="minimal",
+                     delivery=None, outcome=None)
+    assert answer.body == {"error": error.code, "message": fixed, "delivery_id": "d-1"}
+    full = present(error_response(error), sender="github", disclosure="full", delivery=None, outcome=None)
+    assert full.body["message"] == error.public

@@ -172,3 +172,15 @@ def test_notes_are_scrubbed_not_refused(note: str, expected: str) -> None:
 def test_default_note_with_an_unstorable_delivery_id_is_scrubbed() -> None:
     [trigger] = route(load([{**DEPLOY, "when": None}]).routes, delivery(delivery_id="d\x00-1"))
     assert trigger.note == "airhook: github push delivery d\ufffd-1" and unstorable(trigger.dag_run_id) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("short", "short"),
+    ("n" * 1000, "n" * 1000),
+    ("n" * 1001, "n" * 999 + "\u2026"),
+    ("a\x00b", "a\ufffdb"),
+])
+def test_notes_fit_airflows_column(text: str, expected: str) -> None:
+    """Airflow keeps a run's note in 1,000 characters and answers 422 to a longer one."""
+    from airhook.routing import scrub
+    assert scrub(text) == expected
