@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Mapping
 
-from tools.function_server import free_port
+from tools.ports import free_port
 
 GCLOUD = os.environ.get("AIRHOOK_GCLOUD") or shutil.which("gcloud") or "/usr/bin/gcloud"
 #: Java starts in ~2 s on an idle machine; allow for a busy CI host.
