@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ from typing import Any, Mapping
 
 from tools import procfs
 from tools.ports import free_port
+from tools.processes import kill_tree, tail
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,17 +120,8 @@ class FunctionServer:
         """Stop the server (idempotent). Its temporary directory is removed after the test that
         used it has read the log (see :meth:`__exit__`)."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=5)
+        if proc is not None:
+            kill_tree(proc, grace=10.0)
 
     def __enter__(self) -> "FunctionServer":
         return self.start()
@@ -146,10 +137,7 @@ class FunctionServer:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return tail(self.log_path, lines)
 
     def log_text(self) -> str:
         if self.log_path.exists():

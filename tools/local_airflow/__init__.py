@@ -21,9 +21,11 @@ CLI::
 Every process binds 127.0.0.1 only, runs in its own session and is stopped through its own
 process group (never by name), so parallel harnesses and other users' processes are left alone.
 One module per job: ``install`` (the venv recipe, its cache key and uv), ``postgres`` (a throwaway
-PostgreSQL), ``process`` (starting and stopping process trees), ``server`` (AirflowServer),
-``api`` (the JSON requests), ``cli`` (``python -m tools.local_airflow``). The names below are the
-package's interface; import them from ``tools.local_airflow``.
+PostgreSQL), ``server`` (AirflowServer: its processes, readiness and REST helpers), ``api`` (the
+JSON requests), ``errors``, ``cli`` (``python -m tools.local_airflow``). Shared with the other
+harnesses: tools/ports.py, tools/processes.py (starting and stopping process trees) and
+tools/procfs.py. The names below are the package's interface; import them from
+``tools.local_airflow``.
 
 
 Environment: ``AIRHOOK_CACHE`` (cache root), ``AIRHOOK_KEEP_HOME=1`` (keep each AIRFLOW_HOME and its
@@ -34,6 +36,7 @@ logs after stopping), ``AIRHOOK_UV`` (use this uv binary instead of bootstrappin
 from __future__ import annotations
 
 from tools.ports import HOST, free_port, port_open
+from tools.processes import STOP_GRACE
 
 from .api import ApiResponse, http_request
 from .errors import ApiError, InstallError, LocalAirflowError, StartError
@@ -41,7 +44,6 @@ from .install import (AIRFLOW2_OLDEST_VERSION, AIRFLOW2_VERSION, AIRFLOW3_VERSIO
                       OLD_AIRFLOW2_PINS, RESOLVE_AS_OF, cache_dir, ensure_uv, ensure_venv, uv_env,
                       venv_path)
 from .postgres import PostgresCluster
-from .process import STOP_GRACE
 from .server import (DEFAULT_DAGS_FOLDER, DEMO_DAG_IDS, PASSWORD, START_TIMEOUT, USERNAME, AirflowServer,
                      Db)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InstallError
-from .process import run_logged
+from tools.processes import run_logged
 
 log = logging.getLogger("airhook.local_airflow")
 
@@ -46,6 +46,11 @@ _MARKER = ".airhook-complete.json"
 # Builds of an older recipe are deleted once unused for this long (not at once: a server started
 # from one may still be running, e.g. in another checkout on another branch).
 _UNUSED_BUILD_TTL = 7 * 24 * 3600.0
+
+
+def _run_logged(cmd: list[str], **kwargs: Any) -> None:
+    """:func:`tools.processes.run_logged`, failing with InstallError."""
+    run_logged(cmd, error=InstallError, **kwargs)
 
 
 def cache_dir() -> Path:
@@ -205,9 +210,9 @@ def ensure_uv(cache: Path | None = None, timeout: float = INSTALL_TIMEOUT) -> Pa
     def build(tmp: Path, deadline: float) -> None:
         log.info("bootstrapping uv into %s", target)
         install_log = target.with_name(target.name + ".install.log")
-        run_logged([sys.executable, "-m", "venv", str(tmp)], env=None, deadline=deadline,
+        _run_logged([sys.executable, "-m", "venv", str(tmp)], env=None, deadline=deadline,
                     log_path=install_log, what="python -m venv")
-        run_logged([str(tmp / "bin" / "python"), "-m", "pip", "install", "--quiet", "uv"],
+        _run_logged([str(tmp / "bin" / "python"), "-m", "pip", "install", "--quiet", "uv"],
                     env=None, deadline=deadline, log_path=install_log, what="pip install uv")
 
     # bin/uv is a real binary (not a script with a shebang), so it survives the rename.
@@ -252,12 +257,12 @@ def ensure_venv(version: str, *, cache: Path | None = None,
                  install_log)
         # --relocatable: the venv is built under a temporary name and renamed, and the `airflow`
         # console script must still work afterwards (Airflow 2 runs tasks as `airflow tasks run`).
-        run_logged([str(uv), "venv", "--quiet", "--relocatable", "--python", sys.executable,
+        _run_logged([str(uv), "venv", "--quiet", "--relocatable", "--python", sys.executable,
                      str(tmp)], env=env, deadline=deadline, log_path=install_log, what="uv venv")
         # --compile-bytecode: the dev environment sets PYTHONDONTWRITEBYTECODE, so without .pyc
         # files every Airflow process (and, on 2.x, every task) recompiles Airflow on import:
         # ~3 s instead of ~1 s per `airflow` command.
-        run_logged([str(uv), "pip", "install", "--compile-bytecode", "--exclude-newer",
+        _run_logged([str(uv), "pip", "install", "--compile-bytecode", "--exclude-newer",
                      RESOLVE_AS_OF, "--python", str(tmp / "bin" / "python"), *requirements], env=env,
                     deadline=deadline, log_path=install_log,
                     what=f"installing apache-airflow=={version}")

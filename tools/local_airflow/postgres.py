@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Self
 
 from tools.ports import HOST, free_port, port_open
+from tools.processes import Process, run_logged, tail
 
 from .errors import StartError
-from .process import Process, run_logged, tail
 
 log = logging.getLogger("airhook.local_airflow")
 

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 from tools.ports import HOST, free_port, port_open
+from tools.processes import STOP_GRACE, Process, run_logged, tail
 
 from .api import ApiResponse, http_request, quote_part
 from .errors import ApiError, LocalAirflowError, StartError
 from .install import AIRFLOW3_VERSION, INSTALL_TIMEOUT, ensure_venv, major, release
 from .postgres import PostgresCluster
-from .process import STOP_GRACE, Process, run_logged, tail
 
 log = logging.getLogger("airhook.local_airflow")
 

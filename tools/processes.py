@@ -1,6 +1,7 @@
-"""Processes of the harness: each started in its own session, with its output in a log file, and
-stopped through its process group and its tracked descendants (never by name), so parallel
-harnesses and other users' processes are left alone."""
+"""Processes the harnesses start (Airflow, PostgreSQL, functions-framework, the Pub/Sub emulator):
+each in its own session, with its output in a log file, and stopped through its process group and
+its tracked descendants (never by name), so parallel harnesses and other users' processes are left
+alone. Standard library only."""
 
 from __future__ import annotations
 
@@ -16,14 +17,13 @@ from typing import Any
 
 from tools import procfs
 
-from .errors import InstallError, LocalAirflowError
-
-log = logging.getLogger("airhook.local_airflow")
+log = logging.getLogger("airhook.tools")
 
 STOP_GRACE = 15.0  # seconds between SIGTERM and SIGKILL
 
 
 def tail(path: Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of a log file (of its last 64 KiB), for error messages."""
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -35,7 +35,7 @@ def tail(path: Path, lines: int = 40) -> str:
 
 
 def run_logged(cmd: Sequence[str], *, env: Mapping[str, str] | None, deadline: float,
-                log_path: Path, what: str, error: type[LocalAirflowError] = InstallError,
+                log_path: Path, what: str, error: type[Exception] = RuntimeError,
                 cwd: Path | None = None, popen_kwargs: Mapping[str, Any] | None = None) -> None:
     """Run ``cmd`` to completion with its output appended to ``log_path``; raise ``error`` with the
     tail of that log if it fails or outlives ``deadline`` (time.monotonic())."""
