@@ -47,10 +47,15 @@ def stat(pid: int) -> Stat | None:
             raw = fh.read().decode("ascii", "replace")
     except OSError:
         return None
-    fields = raw[raw.rindex(")") + 2:].split()  # from field 3, "state", on
-    return Stat(pid=pid, state=fields[0], ppid=int(fields[1]), pgrp=int(fields[2]),
-                utime=int(fields[11]), stime=int(fields[12]), cutime=int(fields[13]),
-                cstime=int(fields[14]), starttime=int(fields[19]))
+    return parse_stat(raw)
+
+
+def parse_stat(line: str) -> Stat:
+    """One ``/proc/<pid>/stat`` line."""
+    fields = line[line.rindex(")") + 2:].split()  # from field 3, "state", on
+    return Stat(pid=int(line[:line.index(" ")]), state=fields[0], ppid=int(fields[1]),
+                pgrp=int(fields[2]), utime=int(fields[11]), stime=int(fields[12]),
+                cutime=int(fields[13]), cstime=int(fields[14]), starttime=int(fields[19]))
 
 
 def table() -> dict[int, Stat]:
