@@ -5,7 +5,6 @@ tests to compare with airhook."""
 from __future__ import annotations
 
 import atexit
-import base64
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ from typing import Any, Literal, Self
 from tools.ports import HOST, free_port, port_open
 from tools.processes import STOP_GRACE, Process, run_logged, tail
 
-from .api import ApiResponse, http_request, quote_part
+from .api import AirflowRest, ApiResponse, http_request, quote_part
 from .errors import ApiError, LocalAirflowError, StartError
 from .install import AIRFLOW3_VERSION, INSTALL_TIMEOUT, ensure_venv, major, release
 from .postgres import PostgresCluster
@@ -49,7 +48,7 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-class AirflowServer:
+class AirflowServer(AirflowRest):
     """A real Airflow on 127.0.0.1 in a fresh ``AIRFLOW_HOME``, with ``admin``/``admin``.
 
     Airflow 3.x: ``api-server``, ``scheduler``, ``dag-processor``, LocalExecutor, simple auth
@@ -417,94 +416,3 @@ class AirflowServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    # ---- REST ----
-
-    def auth_headers(self, refresh: bool = False) -> dict[str, str]:
-        """Authorization header: Basic for API v1, a cached JWT (POST /auth/token) for v2."""
-        if self.major < 3:
-            token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
-            return {"Authorization": f"Basic {token}"}
-        with self._token_lock:
-            if self._token is None or refresh:
-                resp = http_request("POST", f"{self.url}/auth/token",
-                                    body={"username": self.username, "password": self.password})
-                if resp.status not in (200, 201) or not isinstance(resp.body, dict):
-                    raise ApiError("POST /auth/token failed", resp)
-                self._token = str(resp.body["access_token"])
-            return {"Authorization": f"Bearer {self._token}"}
-
-    def request(self, method: str, path: str, body: Any = None, *,
-                timeout: float = 10.0) -> ApiResponse:
-        """An authenticated call to ``/api/vX/<path>``; statuses are returned, not raised.
-
-        Raises:
-            OSError: the API is unreachable (e.g. after :meth:`stop_api`).
-        """
-        url = f"{self.api_url}/{path.lstrip('/')}"
-        resp = http_request(method, url, body=body, headers=self.auth_headers(), timeout=timeout)
-        if resp.status == 401 and self.major >= 3:  # token expired: fetch a new one, once
-            resp = http_request(method, url, body=body, headers=self.auth_headers(refresh=True),
-                                timeout=timeout)
-        return resp
-
-    def trigger(self, dag_id: str, run_id: str | None = None,
-                conf: Mapping[str, Any] | None = None, note: str | None = None) -> ApiResponse:
-        """A raw REST trigger (``POST /api/vX/dags/{dag_id}/dagRuns``), for comparing with airhook.
-
-        v2 requires the ``logical_date`` key (null = now); v1 rejects it. The response is returned
-        as is: 200 queued, 409 duplicate run id, 404 unknown DAG...
-        """
-        body: dict[str, Any] = {"conf": dict(conf or {})}
-        if self.major >= 3:
-            body["logical_date"] = None
-        if run_id is not None:
-            body["dag_run_id"] = run_id
-        if note is not None:
-            body["note"] = note
-        return self.request("POST", f"dags/{quote_part(dag_id)}/dagRuns", body)
-
-    def get_dag_run(self, dag_id: str, run_id: str) -> dict[str, Any] | None:
-        """The DAG run, or None if Airflow has no such run (404)."""
-        resp = self.request("GET", f"dags/{quote_part(dag_id)}/dagRuns/{quote_part(run_id)}")
-        if resp.status == 404:
-            return None
-        if resp.status != 200 or not isinstance(resp.body, dict):
-            raise ApiError(f"GET dagRun {dag_id}/{run_id}", resp)
-        return resp.body
-
-    def list_dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
-        """Every run of ``dag_id`` (all pages)."""
-        runs: list[dict[str, Any]] = []
-        while True:
-            resp = self.request("GET", f"dags/{quote_part(dag_id)}/dagRuns?limit=100&offset={len(runs)}")
-            if resp.status != 200 or not isinstance(resp.body, dict):
-                raise ApiError(f"GET dagRuns of {dag_id}", resp)
-            page = resp.body.get("dag_runs", [])
-            runs.extend(page)
-            if not page or len(runs) >= int(resp.body.get("total_entries", 0)):
-                return runs
-
-    def wait_for_run_state(self, dag_id: str, run_id: str,
-                           states: Sequence[str] = ("success",), timeout: float = 60.0,
-                           poll: float = 0.5) -> dict[str, Any]:
-        """Poll the run until its state is in ``states``; return it.
-
-        Raises:
-            LocalAirflowError: the run ended in another final state (e.g. failed), or ``timeout``
-                passed (the message gives the last state seen).
-        """
-        deadline = time.monotonic() + timeout
-        run: dict[str, Any] | None = None
-        while True:
-            run = self.get_dag_run(dag_id, run_id)
-            state = None if run is None else run.get("state")
-            if run is not None and state in states:
-                return run
-            if state in ("success", "failed"):
-                raise LocalAirflowError(f"run {dag_id}/{run_id} ended {state!r}, wanted "
-                                        f"{list(states)}; task logs under {self.home}/logs")
-            if time.monotonic() > deadline:
-                raise LocalAirflowError(f"run {dag_id}/{run_id} still {state!r} after "
-                                        f"{timeout:.0f}s, wanted {list(states)}")
-            time.sleep(poll)
