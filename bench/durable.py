@@ -4,7 +4,7 @@
     .venv/bin/python bench/durable.py imports [--python PY] [--runs 15]
 
 Default command, everything real and on 127.0.0.1: Airflow 3.3.2 on PostgreSQL
-(tools/local_airflow.py), the Pub/Sub emulator (tools/pubsub_emulator.py) and three
+(tools/local_airflow/), the Pub/Sub emulator (tools/pubsub_emulator.py) and three
 functions-framework servers: ``receive`` in direct mode, ``receive`` in queue mode, ``deliver``
 (THREADS=4, i.e. deliver_concurrency 4 on one instance). It reports:
 

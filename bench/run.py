@@ -30,29 +30,30 @@ import platform
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # Run as a script, bench/ is sys.path[0]: look there last, so no file of ours can ever shadow a
 # standard-library module.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE), str(ROOT)]
 
 import bodies  # noqa: E402
 import certs  # noqa: E402
 import loadgen  # noqa: E402
 
+from tools.function_server import FunctionServer  # noqa: E402
+from tools.procfs import machine_busy_seconds, tree_cpu_seconds  # noqa: E402
+
 HOST = "127.0.0.1"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 PATH = "/github"
 TOKEN = "bench-token"
 
@@ -81,56 +82,6 @@ TARGETS = {
 }
 
 # ------------------------------------------------------------------------------------ processes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read().decode("ascii", "replace")
-    except OSError:
-        return None
-    return raw[raw.rfind(")") + 2:].split()  # fields from "state" on (comm may hold spaces)
-
-
-def descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (gunicorn's worker, and anything it spawned)."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = _stat(int(entry))
-            if fields:
-                parents.setdefault(int(fields[1]), []).append(int(entry))
-    found, queue = [], [pid]
-    while queue:
-        for child in parents.get(queue.pop(), []):
-            found.append(child)
-            queue.append(child)
-    return found
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` and its live descendants, plus cutime + cstime (children that
-    already exited and were reaped), in seconds."""
-    total = 0
-    for p in [pid, *descendants(pid)]:
-        fields = _stat(p)
-        if fields:
-            total += sum(int(fields[i]) for i in (11, 12, 13, 14))
-    return total / CLK_TCK
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds every process on the machine has used since boot (all cores, not idle/iowait)."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
 def machine_load(seconds: float = 1.0) -> float:
@@ -176,16 +127,9 @@ class OtherLoad:
         self.cores = round(max(0.0, machine_busy_seconds() - self.busy0 - ours) / elapsed, 2)
 
 
-def identity(pid: int) -> tuple[int, str] | None:
-    """``(pid, start time)``: names one process even if its PID is later reused."""
-    fields = _stat(pid)
-    return (pid, fields[19]) if fields and fields[0] not in ("Z", "X") else None
-
-
-def stop_pid(proc: subprocess.Popen[Any], extra: Sequence[tuple[int, str]] = (), timeout: float = 10.0) -> None:
-    """SIGTERM to the process we started (gunicorn's master stops its worker), SIGKILL if it
-    outlives ``timeout``; then SIGKILL to each recorded descendant (``identity`` pairs) that is
-    still the same process and still alive."""
+def stop_pid(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """SIGTERM to a single-process child we started (the stand-in), SIGKILL if it outlives
+    ``timeout``."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -193,59 +137,12 @@ def stop_pid(proc: subprocess.Popen[Any], extra: Sequence[tuple[int, str]] = (),
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-    for pid, started in extra:
-        deadline = time.perf_counter() + 5
-        while identity(pid) == (pid, started) and time.perf_counter() < deadline:
-            time.sleep(0.05)  # a worker whose master just exited is finishing on its own
-        if identity(pid) == (pid, started):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
-def functions_framework() -> str:
-    for candidate in (Path(sys.executable).parent / "functions-framework", shutil.which("functions-framework")):
-        if candidate and Path(candidate).exists():
-            return str(candidate)
-    raise SystemExit("bench: functions-framework not found; run with the project venv's python")
-
-
-@dataclass
-class FunctionServer:
-    """One ``functions-framework`` process (gunicorn master) and its worker."""
-
-    target: Target
-    env: dict[str, str]
-    log: Path
-    port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
-    started: float = 0.0
-    children: list[tuple[int, str]] = field(default_factory=list)
-
-    def start(self) -> None:
-        self.port = free_port()
-        command = [functions_framework(), "--target", "receive", "--source", str(self.target.source),
-                   "--host", HOST, "--port", str(self.port)]
-        with open(self.log, "ab") as log:
-            self.started = time.perf_counter()
-            self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def cpu(self) -> float:
-        return tree_cpu_seconds(self.pid)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            alive = self.proc.poll() is None
-            self.children = [i for i in map(identity, descendants(self.pid)) if i] if alive else []
-            stop_pid(self.proc, self.children)
-            self.proc = None
+def function_server(target: Target, env: dict[str, str], log: Path) -> FunctionServer:
+    """One ``functions-framework`` process (gunicorn master) and its worker for ``target``, with
+    exactly ``env`` (AIRHOOK_CONFIG included) as its environment; not started."""
+    return FunctionServer(None, source=target.source, environ=env, log_path=log, cwd=ROOT)
 
 
 # ------------------------------------------------------------------------------------ requests
@@ -263,25 +160,25 @@ def post(port: int, body: bytes, signature: str, delivery: str, timeout: float =
         conn.close()
 
 
-def first_200(server: FunctionServer, body: bytes, signature: str, deadline: float = 30.0) -> float:
+def first_200(server: FunctionServer, target: Target, body: bytes, signature: str, deadline: float = 30.0) -> float:
     """Seconds from the server's process start to its first 200 to a signed delivery. Connection
     refusals (not yet listening) are retried every 2 ms; any other answer is an error."""
     limit = server.started + deadline
     while True:
-        if server.proc is not None and server.proc.poll() is not None:
-            raise RuntimeError(f"{server.target.name} exited with {server.proc.returncode}; see {server.log}")
+        if server.exit_code() is not None:
+            raise RuntimeError(f"{target.name} exited with {server.exit_code()}; see {server.log_path}")
         try:
             status, reply = post(server.port, body, signature, f"cold-{uuid.uuid4()}")
         except (ConnectionRefusedError, ConnectionResetError):
             if time.perf_counter() > limit:
-                raise RuntimeError(f"{server.target.name} not answering after {deadline}s; see {server.log}")
+                raise RuntimeError(f"{target.name} not answering after {deadline}s; see {server.log_path}")
             time.sleep(0.002)
             continue
         elapsed = time.perf_counter() - server.started
         if status != 200:
-            raise RuntimeError(f"{server.target.name} answered {status}: {reply[:300]!r}")
-        if server.target.check:
-            server.target.check(status, reply)
+            raise RuntimeError(f"{target.name} answered {status}: {reply[:300]!r}")
+        if target.check:
+            target.check(status, reply)
         return elapsed
 
 
@@ -374,10 +271,10 @@ def segment(server: FunctionServer, standin: StandIn, body_file: Path, body: byt
             args: argparse.Namespace, seconds: float, prefix: str) -> dict[str, Any]:
     """One measured window of load on ``server``, with every counter read around it."""
     runs_before, standin_before = standin.stats()["dag_runs"], standin.cpu()
-    cpu_before, busy_before = server.cpu(), machine_busy_seconds()
+    cpu_before, busy_before = server.cpu_seconds(), machine_busy_seconds()
     result = load(server, body_file, body, signature, generator=args.loadgen,
                   connections=args.connections, duration=seconds, prefix=prefix)
-    cpu_after, busy_after = server.cpu(), machine_busy_seconds()
+    cpu_after, busy_after = server.cpu_seconds(), machine_busy_seconds()
     runs_after, standin_after = standin.stats()["dag_runs"], standin.cpu()
     result.update(server_cpu_s=cpu_after - cpu_before, standin_cpu_s=standin_after - standin_before,
                   forwarded=runs_after - runs_before, busy_s=busy_after - busy_before)
@@ -431,9 +328,9 @@ def measure_all(keys: str, env: dict[str, str], tmp: Path, standin: StandIn, bod
     try:
         for key in keys:
             print(f"bench: start and warm up ({key}) {TARGETS[key].name} ...", file=sys.stderr, flush=True)
-            server = servers[key] = FunctionServer(TARGETS[key], env, tmp / f"server-{key}.log")
-            server.start()
-            first_200(server, body, signature)
+            server = servers[key] = function_server(TARGETS[key], env, tmp / f"server-{key}.log")
+            server.start(wait=False)
+            first_200(server, TARGETS[key], body, signature)
             if args.warmup > 0:
                 load(server, body_file, body, signature, generator=args.loadgen, connections=args.connections,
                      duration=args.warmup, prefix=f"warm-{key}-{uuid.uuid4().hex[:8]}")
@@ -466,11 +363,11 @@ def cold_starts(keys: str, env: dict[str, str], tmp: Path, body: bytes, signatur
     cpus: dict[str, list[float]] = {key: [] for key in keys}
     for _ in range(runs):
         for key in keys:
-            server = FunctionServer(TARGETS[key], env, tmp / f"cold-{key}.log")
-            server.start()
+            server = function_server(TARGETS[key], env, tmp / f"cold-{key}.log")
+            server.start(wait=False)
             try:
-                times[key].append(first_200(server, body, signature))
-                cpus[key].append(server.cpu())
+                times[key].append(first_200(server, TARGETS[key], body, signature))
+                cpus[key].append(server.cpu_seconds())
             finally:
                 server.stop()
     return {key: {"runs_ms": [round(t * 1000, 1) for t in times[key]],
@@ -500,12 +397,12 @@ def big_deliveries(server: FunctionServer, big: bytes, secret: bytes, repeats: i
         bases.append(baseline_once(secret, big))
         for kind, signature in (("valid", good), ("bad_signature", bad)):
             busy0, own0, standin0 = machine_busy_seconds(), time.process_time(), standin_cpu()
-            cpu0 = server.cpu()
+            cpu0 = server.cpu_seconds()
             t0 = time.perf_counter()
             status, reply = post(server.port, big, signature, f"big-{kind}-{uuid.uuid4()}", timeout=120)
             elapsed = time.perf_counter() - t0
             time.sleep(0.05)  # let the worker finish its log line before reading its CPU
-            cpu = server.cpu() - cpu0
+            cpu = server.cpu_seconds() - cpu0
             ours = cpu + (time.process_time() - own0) + (standin_cpu() - standin0)
             other = max(0.0, machine_busy_seconds() - busy0 - ours) / (elapsed + 0.05)
             samples[kind].append({"status": status, "ms": round(elapsed * 1000, 1),

@@ -1,5 +1,5 @@
 """Session fixtures shared by every test directory (imported by tests/conftest.py): real local
-servers for integration tests against a real local Airflow (see tools/local_airflow.py).
+servers for integration tests against a real local Airflow (see tools/local_airflow/).
 
 - ``airflow2``: Airflow 2.11.2, REST API v1, SQLite + SequentialExecutor.
 - ``airflow3``: Airflow 3.3.2, REST API v2, PostgreSQL + LocalExecutor.

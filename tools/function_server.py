@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,13 +15,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Mapping
 
+from tools import procfs
+from tools.ports import free_port
+from tools.processes import kill_tree, tail
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def functions_framework_bin() -> str:
@@ -38,31 +34,54 @@ class FunctionServer:
     Its stdout (airhook's JSON log lines) goes to a file: :meth:`log_lines` parses them.
     """
 
-    def __init__(self, config: str | Path, env: Mapping[str, str] | None = None, *,
-                 target: str = "receive", port: int | None = None, source: Path = ROOT / "main.py") -> None:
-        self.workdir = Path(tempfile.mkdtemp(prefix="airhook-fn-"))
-        if isinstance(config, Path):
+    def __init__(self, config: str | Path | None, env: Mapping[str, str] | None = None, *,
+                 target: str = "receive", port: int | None = None, source: Path = ROOT / "main.py",
+                 environ: Mapping[str, str] | None = None, log_path: Path | None = None,
+                 cwd: Path | None = None) -> None:
+        """``config``: the routes file's text or path (None: ``AIRHOOK_CONFIG`` is left to ``env``,
+        or the target needs none). ``env`` is added to ``environ``, the base environment (default:
+        this process's, with ``PYTHONUNBUFFERED=1``; the benchmarks pass a scrubbed one, used as
+        is). ``log_path`` defaults to a file in a temporary directory, ``cwd`` to the source's."""
+        # Made only when needed: a config text to write or a log of our own.
+        self.workdir: Path | None = None
+        if config is None or isinstance(config, Path):
             self.config_path = config
         else:
-            self.config_path = self.workdir / "airhook.yaml"
+            self.config_path = self._workdir() / "airhook.yaml"
             self.config_path.write_text(config)
-        self.env = {**os.environ, **(env or {}), "AIRHOOK_CONFIG": str(self.config_path),
-                    "PYTHONUNBUFFERED": "1"}
+        base = {**os.environ, "PYTHONUNBUFFERED": "1"} if environ is None else dict(environ)
+        self.env = {**base, **(env or {})}
+        if self.config_path is not None:
+            self.env["AIRHOOK_CONFIG"] = str(self.config_path)
         self.target = target
         self.source = source
+        self.cwd = cwd or source.parent
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = self.workdir / "function.log"
+        self.log_path = log_path or self._workdir() / "function.log"
+        #: time.perf_counter() just before the process was started (cold-start measurements)
+        self.started = 0.0
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> "FunctionServer":
+    def _workdir(self) -> Path:
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="airhook-fn-"))
+        return self.workdir
+
+    def start(self, timeout: float = 30.0, *, wait: bool = True) -> "FunctionServer":
+        """Start the server and, with ``wait``, return once it answers (``/_health``). Without
+        ``wait`` it returns at once (a caller timing the cold start polls on its own)."""
         log = self.log_path.open("ab")
+        self.started = time.perf_counter()
         self._proc = subprocess.Popen(
             [functions_framework_bin(), "--target", self.target, "--source", str(self.source),
              "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=str(self.source.parent), env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=str(self.cwd), env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True)  # its own group: gunicorn's worker is stopped with it
         log.close()
+        if not wait:
+            return self
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -80,23 +99,29 @@ class FunctionServer:
 
     @property
     def pid(self) -> int | None:
+        """gunicorn's master (the process group leader)."""
         return self._proc.pid if self._proc else None
+
+    def exit_code(self) -> int | None:
+        """None while running (or never started)."""
+        return None if self._proc is None else self._proc.poll()
+
+    def worker_pid(self) -> int:
+        """gunicorn's worker: the master's child, where requests are served."""
+        assert self._proc is not None, "start() the server first"
+        return procfs.children(self._proc.pid)[0]
+
+    def cpu_seconds(self) -> float:
+        """CPU used so far by the master, its worker(s) and anything they started."""
+        assert self._proc is not None, "start() the server first"
+        return procfs.tree_cpu_seconds(self._proc.pid)
 
     def stop(self) -> None:
         """Stop the server (idempotent). Its temporary directory is removed after the test that
         used it has read the log (see :meth:`__exit__`)."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=5)
+        if proc is not None:
+            kill_tree(proc, grace=10.0)
 
     def __enter__(self) -> "FunctionServer":
         return self.start()
@@ -107,15 +132,12 @@ class FunctionServer:
 
     def cleanup(self) -> None:
         """Remove the temporary directory (config copy and log) unless AIRHOOK_KEEP_HOME is set."""
-        if not os.environ.get("AIRHOOK_KEEP_HOME") and self.workdir.exists():
+        if not os.environ.get("AIRHOOK_KEEP_HOME") and self.workdir is not None and self.workdir.exists():
             self._final_log = self.log_text()  # still readable by the test after the block
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return tail(self.log_path, lines)
 
     def log_text(self) -> str:
         if self.log_path.exists():

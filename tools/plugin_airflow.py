@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from tools.local_airflow import (AIRFLOW2_VERSION, AIRFLOW3_VERSION, RESOLVE_AS_OF, AirflowServer,
-                                 InstallError, _uv_env, cache_dir, ensure_uv, ensure_venv)
+                                 InstallError, cache_dir, ensure_uv, ensure_venv, uv_env)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,7 @@ def plugin_cache() -> Path:
 
 
 def _env() -> dict[str, str]:
-    env = _uv_env(plugin_cache())
+    env = uv_env(plugin_cache())
     # Share the download cache with the other venvs: the plugin's venv is hardlinked from it.
     env["UV_CACHE_DIR"] = os.environ.get("UV_CACHE_DIR") or str(cache_dir() / "uv-cache")
     return env

@@ -17,7 +17,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -26,7 +25,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Mapping
 
-from tools.function_server import free_port
+from tools.ports import free_port
+from tools.processes import kill_tree, tail
 
 GCLOUD = os.environ.get("AIRHOOK_GCLOUD") or shutil.which("gcloud") or "/usr/bin/gcloud"
 #: Java starts in ~2 s on an idle machine; allow for a busy CI host.
@@ -77,19 +77,8 @@ class PubSubEmulator:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            if _group_gone(proc, wait):
-                break
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+        if proc is not None:
+            kill_tree(proc, grace=10.0)
 
     @property
     def running(self) -> bool:
@@ -103,10 +92,7 @@ class PubSubEmulator:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return tail(self.log_path, lines)
 
     # -------------------------------------------------------------------------------- REST
 
@@ -192,14 +178,3 @@ class PubSubEmulator:
                 time.sleep(0.1)
         return found
 
-
-def _group_gone(proc: subprocess.Popen[bytes], wait: float) -> bool:
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        proc.poll()
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    return False

@@ -20,7 +20,8 @@ import uuid
 from typing import Any
 
 from airhook.airflow.auth import EXPIRY_MARGIN
-from tools.local_airflow import AirflowServer, port_open
+from tools.local_airflow import AirflowServer
+from tools.ports import port_open
 
 from . import figures
 from .conftest import JWT_LIFETIME

@@ -18,6 +18,7 @@ from airhook.config import AirflowConfig, AuthConfig
 from airhook.errors import AirflowAuthError
 from airhook.routing import Trigger
 from tests.stubs import Recorded, stub_server
+from tools import procfs
 from tools.function_server import FunctionServer
 
 from .harness import NOW, Harness
@@ -140,13 +141,10 @@ def test_f5_a_refused_chunked_body_is_not_buffered(server: FunctionServer) -> No
     """300 MB chunked to a 1 KB source: 413, and the worker does not grow by the body's size."""
     import socket
 
-    worker = int(open(f"/proc/{server.pid}/task/{server.pid}/children").read().split()[0])
+    worker = server.worker_pid()
 
     def rss_kb() -> int:
-        for line in open(f"/proc/{worker}/status"):
-            if line.startswith("VmHWM"):
-                return int(line.split()[1])
-        return 0
+        return procfs.status_kb(worker, "VmHWM")
 
     before = rss_kb()
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import socket
 import time
 from typing import Iterator
@@ -19,6 +18,7 @@ from typing import Iterator
 import pytest
 
 from airhook.http import DRAIN_MAX_BYTES
+from tools import procfs
 from tools.function_server import FunctionServer
 
 from . import figures
@@ -34,22 +34,6 @@ def server() -> Iterator[FunctionServer]:
                 "routes": [{"name": "r", "source": "gh", "dag_id": "d"}]}
     with FunctionServer(json.dumps(document)) as fn:
         yield fn
-
-
-def _worker(server: FunctionServer) -> int:
-    return int(open(f"/proc/{server.pid}/task/{server.pid}/children").read().split()[0])
-
-
-def _status_field(pid: int, name: str) -> int:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith(name):
-            return int(line.split()[1])
-    return 0
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _post(port: int, path: str, body: bytes) -> int:
@@ -71,19 +55,19 @@ def _post(port: int, path: str, body: bytes) -> int:
 ])
 def test_http_client_reads_the_refusal(server: FunctionServer, path: str, size: int, status: int) -> None:
     body = b"x" * size
-    worker = _worker(server)
-    peak_before = _status_field(worker, "VmHWM")
-    cpu = _cpu_seconds(worker)
+    worker = server.worker_pid()
+    peak_before = procfs.status_kb(worker, "VmHWM")
+    cpu = procfs.cpu_seconds(worker)
     started = time.monotonic()
     rounds = 3
     for _ in range(rounds):
         assert _post(server.port, path, body) == status
     figures.record("refused_bodies", **{f"{path}-{size // MIB}MiB": {
-        "worker_cpu_ms_per_request": round((_cpu_seconds(worker) - cpu) / rounds * 1000, 1),
+        "worker_cpu_ms_per_request": round((procfs.cpu_seconds(worker) - cpu) / rounds * 1000, 1),
         "wall_ms_per_request": round((time.monotonic() - started) / rounds * 1000, 1),
-        "worker_peak_rss_growth_mib": round((_status_field(worker, "VmHWM") - peak_before) / 1024, 1)}})
+        "worker_peak_rss_growth_mib": round((procfs.status_kb(worker, "VmHWM") - peak_before) / 1024, 1)}})
     # Discarded, not buffered: the worker does not grow by the body's size.
-    assert _status_field(worker, "VmHWM") - peak_before < 16 * 1024
+    assert procfs.status_kb(worker, "VmHWM") - peak_before < 16 * 1024
 
 
 def test_a_body_over_the_drain_bound_is_answered_at_once(server: FunctionServer) -> None:

@@ -23,6 +23,7 @@ from typing import Iterator
 import pytest
 
 from airhook.senders import DEFAULT_MAX_BODY_BYTES, types
+from tools import procfs
 
 from . import figures
 from .harness import NOW, Harness
@@ -66,11 +67,6 @@ def harness() -> Harness:
     return Harness()
 
 
-def _address_space() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[0]) * resource.getpagesize()
-
-
 @pytest.mark.parametrize("profile, shape", rows())
 def test_unsigned_request_memory_is_bounded(harness: Harness, profile: Profile, shape: str) -> None:
     source = harness.config.sources[profile.name]
@@ -79,7 +75,7 @@ def test_unsigned_request_memory_is_bounded(harness: Harness, profile: Profile, 
     data, content_type = body(shape, source.max_body_bytes)
     request = profile.build("cost", NOW, secret=profile.wrong_secret, body=data, content_type=content_type)
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    resource.setrlimit(resource.RLIMIT_AS, (_address_space() + GUARD_BYTES, hard))
+    resource.setrlimit(resource.RLIMIT_AS, (procfs.address_space_bytes() + GUARD_BYTES, hard))
     tracemalloc.start()
     cpu = time.process_time()
     try:

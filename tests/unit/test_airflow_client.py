@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import socket
 import time
 from typing import Any
 
@@ -23,6 +22,7 @@ from airhook.errors import (AirflowAuthError, AirflowError, AirflowRejected, Air
                             AirflowUnavailable, AssetNotFound, DagNotFound, RunRefused, TargetNotFound)
 from airhook.routing import Trigger
 from tests.stubs import Recorded, StubServer, scripted, stub_server
+from tools.ports import free_port
 
 TRIGGER = Trigger(route="r", dag_id="deploy", dag_run_id="airhook__github__r__d-1", conf={"sha": "abc"},
                   note="n")
@@ -105,9 +105,7 @@ def test_failure_answers(status: int, body: Any, error: type) -> None:
 
 
 def test_connection_refused_is_unavailable() -> None:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     with pytest.raises(AirflowUnavailable):
         client_for(f"http://127.0.0.1:{port}").trigger(TRIGGER)
 
@@ -434,9 +432,7 @@ def test_classify_timeouts_and_refusals(status: int, error: type) -> None:
 
 
 def test_a_password_in_the_url_is_never_in_an_error() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     for api in ("auto", "v2"):
         with pytest.raises(AirflowUnavailable) as caught:
             client_for(f"http://admin:hunter2@127.0.0.1:{port}", api=api).trigger(TRIGGER)

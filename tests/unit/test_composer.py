@@ -3,7 +3,6 @@ real google-auth path is in tests/integration/test_composer_discovery.py)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ from airhook.errors import (AirflowAuthError, AirflowRejected, AirflowServerErro
 from airhook.routing import Trigger
 from tests.unit.test_airflow_client import calls, dags, paths
 from tests.stubs import Answer, Recorded, StubServer, scripted, stub_server
+from tools.ports import free_port
 
 ENVIRONMENT = "projects/acme/locations/europe-west1/environments/prod"
 TOKEN = {"Authorization": "Bearer test-token"}
@@ -110,9 +110,7 @@ def test_lookup_errors(answer: Answer, error: type, words: str) -> None:
 
 
 def test_unreachable_composer_api_is_unavailable() -> None:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     config = AirflowConfig(api="v2", timeout=1, auth=AuthConfig("google"), composer_environment=ENVIRONMENT,
                            composer_endpoint=f"http://127.0.0.1:{port}")
     client = AirflowClient(config, transport=build_transport(config, make_pool(), StaticAuth(TOKEN)))

@@ -5,7 +5,6 @@ the JSON body, and answers in MWAA's response and error shapes."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from airhook.errors import (AirflowAuthError, AirflowRejected, AirflowServerErro
 from airhook.routing import Trigger
 from tests.mwaa_endpoint import ACCESS_KEY, REGION, MwaaEndpoint, aws_environ, dag_runs
 from tests.stubs import stub_server
+from tools.ports import free_port
 
 TRIGGER = Trigger(route="r", dag_id="deploy", dag_run_id="airhook__github__r__d-1", conf={"sha": "abc"})
 
@@ -155,9 +155,7 @@ def test_query_string_becomes_query_parameters() -> None:
 
 
 def test_connection_refused_is_unavailable() -> None:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     with pytest.raises(AirflowUnavailable, match="EndpointConnectionError"):
         client_for(f"http://127.0.0.1:{port}").trigger(TRIGGER)
 
