@@ -26,6 +26,7 @@ import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error, ProtocolError
+from urllib3.util.retry import Retry
 
 
 class Unreachable(Exception):
@@ -68,6 +69,10 @@ class _Route:
     absolute: bool
 
 
+#: urllib3's retries and redirects off; one shared object, which urllib3 would otherwise build for
+#: every request (it never changes one in place).
+_NO_RETRIES = Retry(total=False, redirect=False)
+
 #: Per thread: whether the last request went out on a connection that had already served one.
 #: Set by the connection itself, which is the only place that knows.
 _sent = threading.local()
@@ -108,7 +113,7 @@ class Http:
         return self._context
 
     def _pool_kw(self, scheme: str) -> dict[str, Any]:
-        kw: dict[str, Any] = {"maxsize": self._max_idle, "block": False, "retries": False}
+        kw: dict[str, Any] = {"maxsize": self._max_idle, "block": False, "retries": _NO_RETRIES}
         if scheme == "https":
             kw["ssl_context"] = self._ssl_context()
         return kw
@@ -160,7 +165,7 @@ class Http:
             _sent.reused = False
             try:
                 response = route.opener.urlopen(
-                    method, target, body=body, headers=headers, timeout=timeout, retries=False,
+                    method, target, body=body, headers=headers, timeout=timeout, retries=_NO_RETRIES,
                     redirect=False, assert_same_host=False, preload_content=False, release_conn=False)
             except ProtocolError as exc:
                 cause = _root(exc)
