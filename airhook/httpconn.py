@@ -14,6 +14,7 @@ Proxies come from the environment as curl and requests read them (``HTTPS_PROXY`
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import ssl
 import threading
@@ -143,11 +144,13 @@ class Http:
                 headers: Mapping[str, str] | None = None) -> Reply:
         """One request, answered or raising Unreachable.
 
-        A kept-alive connection the server closed while idle fails before any answer: that one
-        case is retried once on a fresh connection, for POST too. Re-sending a trigger is safe
-        because run ids are deterministic (the second POST would be a 409), and a Pub/Sub publish
-        carries the same run id. A failure after the answer began is not retried here (the
-        server has the request), nor are timeouts: the caller's deadline decides.
+        urllib3 replaces a kept-alive connection that the server closed while it idled before
+        using it. One the server closes just as the request goes out (the race with its idle
+        timeout) fails before any answer: that one case is retried once on a fresh connection,
+        for POST too. Re-sending a trigger is safe because run ids are deterministic (the second
+        POST would be a 409), and a Pub/Sub publish carries the same run id. A failure after the
+        answer began is not retried here (the server has the request), nor are timeouts: the
+        caller's deadline decides.
         """
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
@@ -157,7 +160,12 @@ class Http:
             port = parts.port or (443 if scheme == "https" else 80)
         except ValueError:  # a port that is not a number
             raise Unreachable(f"unsupported URL {_strip(url)}") from None
-        route = self._route((scheme, parts.hostname, port))
+        try:
+            route = self._route((scheme, parts.hostname, port))
+        except (Urllib3Error, ValueError) as exc:
+            # e.g. HTTPS_PROXY=socks5://...: never the proxy URL, which may hold credentials
+            raise Unreachable(f"{method} {_strip(url)}: unusable proxy setting in the environment: "
+                              f"{type(exc).__name__}") from None
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         if route.absolute:
             target = _without_userinfo(parts, scheme) + target
@@ -244,7 +252,7 @@ def _proxy_for(scheme: str, host: str) -> tuple[str, dict[str, str]] | None:
     environment, or None for a direct connection. Credentials in the proxy URL become
     ``Proxy-Authorization``, as requests does."""
     proxies = urllib.request.getproxies_environment()
-    if not proxies or urllib.request.proxy_bypass_environment(host, proxies):
+    if not proxies or urllib.request.proxy_bypass_environment(host, proxies) or _in_no_proxy_network(host, proxies):
         return None
     proxy = proxies.get(scheme) or proxies.get("all")
     if not proxy:
@@ -257,6 +265,23 @@ def _proxy_for(scheme: str, host: str) -> tuple[str, dict[str, str]] | None:
         headers = urllib3.make_headers(
             proxy_basic_auth=f"{unquote(parts.username)}:{unquote(parts.password or '')}")
     return _without_userinfo(parts, parts.scheme.lower()), headers
+
+
+def _in_no_proxy_network(host: str, proxies: Mapping[str, str]) -> bool:
+    """An IP address inside a ``NO_PROXY`` network (``10.0.0.0/8``), which requests and curl honour
+    and ``urllib.request.proxy_bypass_environment`` does not."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    for entry in proxies.get("no", "").replace(" ", "").split(","):
+        if "/" in entry:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                continue
+    return False
 
 
 def _without_userinfo(parts: SplitResult, scheme: str) -> str:

@@ -4,6 +4,7 @@ that can answer, drop a kept-alive connection, hang or cut an answer short, and 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -417,7 +418,7 @@ class Proxy:
 
     @staticmethod
     def _pipe(a: socket.socket, b: socket.socket) -> None:
-        with b:
+        with b, contextlib.suppress(OSError):  # either side may reset (a refused certificate)
             while True:
                 ready, _, _ = select.select([a, b], [], [], 5)
                 if not ready:
@@ -472,7 +473,7 @@ def test_https_is_tunnelled_through_the_proxy_and_verified_end_to_end(
         Http(True).request("GET", server.url + "/x", timeout=5)  # the tunnel does not skip TLS
 
 
-@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "localhost,127.0.0.1", "*"])
+@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "localhost,127.0.0.1", "*", "10.0.0.0/8, 127.0.0.0/8"])
 def test_no_proxy_hosts_are_reached_directly(proxy: Proxy, serve: Callable[..., Server], no_proxy: str,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
@@ -541,3 +542,14 @@ def test_google_request_speaks_google_auth_s_transport(serve: Callable[..., Serv
     assert server.seen[0].body == b"grant_type=x"
     with pytest.raises(exceptions.TransportError, match="ConnectionRefusedError"):
         request(f"http://127.0.0.1:{free_port()}/token?secret=1", method="POST", timeout=2)
+
+
+@pytest.mark.parametrize("setting", ["socks5://proxyuser:pr0xy@127.0.0.1:1080", "http://proxyuser:pr0xy@[::1"])
+def test_an_unusable_proxy_setting_is_unreachable_without_its_credentials(
+        setting: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", setting)
+    with pytest.raises(Unreachable, match="unusable proxy setting") as caught:
+        Http().request("GET", "https://airflow.internal/api/v2/version", timeout=2)
+    assert "pr0xy" not in str(caught.value)
