@@ -5,7 +5,12 @@ urllib3 (the pool under requests and google-auth, installed with them) rather th
 own over ``http.client``: it brings proxies, dropped-connection checks before reuse, TLS set-up and
 years of fixes. Its own retries and redirects are off: callers retry within their sender's deadline
 (:mod:`airhook.airflow.client`, :mod:`airhook.pubsub`), and a redirect from an API is an answer to
-report, not to follow. ``bench/httpconn.py`` measures the CPU per POST against the pool it replaced.
+report, not to follow.
+
+The price, measured by ``bench/httpconn.py`` against the ``http.client`` pool this replaced: 1.75x
+its CPU per kept-alive POST (+330k instructions, roughly +60-90 us; ~10% of a delivery's CPU, while
+Airflow takes tens of runs per second) and ~60 ms of CPU to import urllib3 at cold start on the
+busy 2-core bench machine (nothing before: http.client and ssl come with functions-framework).
 
 Proxies come from the environment as curl and requests read them (``HTTPS_PROXY``, ``HTTP_PROXY``,
 ``ALL_PROXY``, ``NO_PROXY``, lower-case first), once per host on first use.
