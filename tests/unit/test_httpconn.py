@@ -525,7 +525,6 @@ def test_more_threads_than_idle_slots_all_answered_quietly(serve: Callable[..., 
     for _ in range(5):
         pool.request("GET", server.url + "/after", timeout=5)
     assert pool.opened == opened  # sequential requests reuse what was kept
-    assert opened <= 8 + 8  # at most one connection per thread, plus a few closed extra ones
 
 
 # ---------------------------------------------------------------------------------- google-auth
