@@ -152,7 +152,7 @@ def ask_airflow(file: configfile.ConfigFile, loaded: config.Config) -> list[Prob
         label = f"routes[{index}] ({route.name})"
         try:
             if route.asset is not None:
-                client._asset_id(route.asset, api, timeout)  # the trigger path's own lookup
+                client.asset_id(route.asset, api, timeout)  # the trigger path's own lookup
                 continue
             assert route.dag_id is not None
             reply = client.get(f"/dags/{quote(route.dag_id, safe='')}", f"DAG {route.dag_id!r}",
