@@ -29,6 +29,23 @@ class Credentials(Protocol):
     def refresh(self) -> bool: ...
 
 
+class StaticCredentials:
+    """Fixed headers, nothing to refresh: Airflow's ``none``, ``basic`` and ``bearer`` schemes, and
+    the Pub/Sub emulator's none."""
+
+    def __init__(self, headers: Mapping[str, str] | None = None) -> None:
+        self._headers = dict(headers or {})
+
+    def headers(self) -> Mapping[str, str]:
+        return self._headers
+
+    def refresh(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "StaticCredentials(<redacted>)"
+
+
 class AuthorizedHttp:
     """``pool`` with ``credentials``: refreshed once when the server answers 401.
 
@@ -135,4 +152,4 @@ class GoogleCredentials:
             return True
 
 
-__all__ = ["AuthorizedHttp", "Credentials", "GoogleCredentials"]
+__all__ = ["AuthorizedHttp", "Credentials", "GoogleCredentials", "StaticCredentials"]

@@ -11,6 +11,9 @@ The price, measured by ``bench/httpconn.py`` against the ``http.client`` pool th
 its CPU per kept-alive POST (+330k instructions, roughly +60-90 us; ~10% of a delivery's CPU, while
 Airflow takes tens of runs per second) and ~60 ms of CPU to import urllib3 at cold start on the
 busy 2-core bench machine (nothing before: http.client and ssl come with functions-framework).
+So urllib3 (and ``urllib.request``, for the proxy settings) is imported at the first request, not
+at import: a cold start that answers its first webhook with a 401 never loads it, and the import
+is off the start-up path that Cloud Functions' health check waits for.
 
 Proxies come from the environment as curl and requests read them (``HTTPS_PROXY``, ``HTTP_PROXY``,
 ``ALL_PROXY``, ``NO_PROXY``, lower-case first), once per host on first use.
@@ -18,21 +21,20 @@ Proxies come from the environment as curl and requests read them (``HTTPS_PROXY`
 
 from __future__ import annotations
 
+import functools
 import http.client
 import ipaddress
 import json
 import ssl
 import threading
-import urllib.request
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import SplitResult, unquote, urlsplit
 
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import HTTPError as Urllib3Error, ProtocolError
-from urllib3.util.retry import Retry
+if TYPE_CHECKING:
+    import urllib3
+    from urllib3.connectionpool import HTTPConnectionPool
+    from urllib3.util.retry import Retry
 
 
 class Unreachable(Exception):
@@ -75,9 +77,23 @@ class _Route:
     absolute: bool
 
 
-#: urllib3's retries and redirects off; one shared object, which urllib3 would otherwise build for
-#: every request (it never changes one in place).
-_NO_RETRIES = Retry(total=False, redirect=False)
+@dataclass(frozen=True)
+class _Urllib3:
+    """The parts of urllib3 used here, imported once, on first use (see the module docstring)."""
+
+    error: type[Exception]
+    protocol_error: type[Exception]
+    #: retries and redirects off; one shared object, which urllib3 would otherwise build for every
+    #: request (it never changes one in place)
+    no_retries: Retry
+
+
+@functools.cache
+def _urllib3() -> _Urllib3:
+    from urllib3.exceptions import HTTPError, ProtocolError
+    from urllib3.util.retry import Retry
+
+    return _Urllib3(HTTPError, ProtocolError, Retry(total=False, redirect=False))
 
 #: Per thread: whether the last request went out on a connection that had already served one.
 #: Set by the connection itself, which is the only place that knows.
@@ -101,7 +117,7 @@ class Http:
         self._context: ssl.SSLContext | None = None
         #: connections opened so far (tests and benchmarks: keep-alive really keeps them)
         self.opened = 0
-        self._pool_classes = _counted_pool_classes(self)
+        self._pool_classes: dict[str, type[HTTPConnectionPool]] | None = None  # on first use
 
     def _ssl_context(self) -> ssl.SSLContext:
         # Built on first HTTPS use (loading the system CA store is not free), and ours rather than
@@ -119,7 +135,7 @@ class Http:
         return self._context
 
     def _pool_kw(self, scheme: str) -> dict[str, Any]:
-        kw: dict[str, Any] = {"maxsize": self._max_idle, "block": False, "retries": _NO_RETRIES}
+        kw: dict[str, Any] = {"maxsize": self._max_idle, "block": False, "retries": _urllib3().no_retries}
         if scheme == "https":
             kw["ssl_context"] = self._ssl_context()
         return kw
@@ -134,7 +150,11 @@ class Http:
         return route
 
     def _new_route(self, key: _Key) -> _Route:
+        import urllib3
+
         scheme, host, port = key
+        if self._pool_classes is None:  # under self._lock
+            self._pool_classes = _counted_pool_classes(self)
         proxy = _proxy_for(scheme, host)
         if proxy is None:
             # A pool of our own per host rather than a PoolManager: its pool-key lookup on every
@@ -165,9 +185,10 @@ class Http:
             port = parts.port or (443 if scheme == "https" else 80)
         except ValueError:  # a port that is not a number
             raise Unreachable(f"unsupported URL {_strip(url)}") from None
+        lib = _urllib3()
         try:
             route = self._route((scheme, parts.hostname, port))
-        except (Urllib3Error, ValueError) as exc:
+        except (lib.error, ValueError) as exc:
             # e.g. HTTPS_PROXY=socks5://...: never the proxy URL, which may hold credentials
             raise Unreachable(f"{method} {_strip(url)}: unusable proxy setting in the environment: "
                               f"{type(exc).__name__}") from None
@@ -178,20 +199,20 @@ class Http:
             _sent.reused = False
             try:
                 response = route.opener.urlopen(
-                    method, target, body=body, headers=headers, timeout=timeout, retries=_NO_RETRIES,
+                    method, target, body=body, headers=headers, timeout=timeout, retries=lib.no_retries,
                     redirect=False, assert_same_host=False, preload_content=False, release_conn=False)
-            except ProtocolError as exc:
+            except lib.protocol_error as exc:
                 cause = _root(exc)
                 if isinstance(cause, _STALE) and _sent.reused and attempt == 1:
                     continue
                 if isinstance(cause, _STALE):
                     raise Unreachable(f"{method} {_strip(url)}: connection lost: {type(cause).__name__}") from None
                 raise Unreachable(f"{method} {_strip(url)}: {_describe(exc)}") from None
-            except (Urllib3Error, OSError, http.client.HTTPException) as exc:  # refused, timeout, TLS, proxy
+            except (lib.error, OSError, http.client.HTTPException) as exc:  # refused, timeout, TLS, proxy
                 raise Unreachable(f"{method} {_strip(url)}: {_describe(exc)}") from None
             try:
                 data = response.read()
-            except (Urllib3Error, OSError, http.client.HTTPException) as exc:
+            except (lib.error, OSError, http.client.HTTPException) as exc:
                 raise Unreachable(f"{method} {_strip(url)}: answer cut short: {_describe(exc)}") from None
             finally:
                 response.release_conn()
@@ -202,15 +223,17 @@ class Http:
         with self._lock:
             routes, self._routes = self._routes, {}
         for route in routes.values():
-            if isinstance(route.opener, urllib3.PoolManager):
-                route.opener.clear()
+            if route.absolute:  # a proxy manager
+                route.opener.clear()  # type: ignore[union-attr]
             else:
-                route.opener.close()
+                route.opener.close()  # type: ignore[union-attr]
 
 
 def _counted_pool_classes(owner: Http) -> dict[str, type[HTTPConnectionPool]]:
     """Pool classes whose connections count the sockets they open on ``owner.opened`` and mark
     each request as sent on a fresh or a reused socket (:data:`_sent`)."""
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
     class _Counted:
         _served = 0
@@ -256,6 +279,10 @@ def _proxy_for(scheme: str, host: str) -> tuple[str, dict[str, str]] | None:
     """The proxy URL (without credentials) and its headers for ``scheme://host``, from the
     environment, or None for a direct connection. Credentials in the proxy URL become
     ``Proxy-Authorization``, as requests does."""
+    import urllib.request
+
+    import urllib3
+
     proxies = urllib.request.getproxies_environment()
     if not proxies or urllib.request.proxy_bypass_environment(host, proxies) or _in_no_proxy_network(host, proxies):
         return None
@@ -319,7 +346,7 @@ def _describe(exc: BaseException) -> str:
         text = getattr(cause, "verify_message", None) or cause.reason or str(cause)
     elif isinstance(cause, OSError) and cause.strerror:
         text = f"[Errno {cause.errno}] {cause.strerror}" if cause.errno else cause.strerror
-    elif isinstance(cause, Urllib3Error):
+    elif isinstance(cause, _urllib3().error):
         text = type(cause).__doc__.strip().splitlines()[0] if type(cause).__doc__ else ""
     else:
         text = str(cause)

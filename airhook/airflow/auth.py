@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any, Callable, Mapping, Sequence
 
-from ..authorized import Credentials, GoogleCredentials
+from ..authorized import Credentials, GoogleCredentials, StaticCredentials
 from ..config import AirflowConfig
 from ..errors import AirflowAuthError, AirflowServerError, AirflowUnavailable, ConfigError
 from ..httpconn import Http
@@ -26,20 +26,8 @@ EXPIRY_MARGIN = 60.0
 Auth = Credentials
 
 
-class StaticAuth:
-    """``none``, ``basic`` and ``bearer``: a fixed header, nothing to refresh."""
-
-    def __init__(self, headers: Mapping[str, str]) -> None:
-        self._headers = dict(headers)
-
-    def headers(self) -> Mapping[str, str]:
-        return self._headers
-
-    def refresh(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return "StaticAuth(<redacted>)"
+#: ``none``, ``basic`` and ``bearer``: a fixed header, nothing to refresh.
+StaticAuth = StaticCredentials
 
 
 def _jwt_expiry(token: str) -> float | None:
