@@ -1,8 +1,10 @@
 """Requests that carry credentials, and the one place where a refused token is refreshed and the
-request sent again, once: what ``HttpTransport.request`` (Airflow), ``ComposerDiscovery._lookup``
-(the Composer API) and ``PubSub._call`` each wrote for themselves. Plus the one holder of Google
-credentials (Application Default Credentials, refreshed over airhook's own connections), which
-``airflow/auth.GoogleAuth`` and ``PubSub`` each wrote.
+request sent again, once, for ``HttpTransport`` (Airflow), ``ComposerDiscovery`` (the Composer API)
+and ``PubSub``. Plus the one holder of Google credentials (Application Default Credentials,
+refreshed over airhook's own connections), for ``airflow/auth.GoogleAuth`` and ``PubSub``.
+
+Its own module rather than part of :mod:`airhook.httpconn`: that one moves bytes and knows nothing
+of tokens; this one knows tokens and nothing of sockets.
 
 The pattern is google-auth's ``google.auth.transport.urllib3.AuthorizedHttp``: refresh on 401 and
 retry, in one place that every caller goes through (``refresh_status_codes``; at most one refresh

@@ -1,6 +1,5 @@
-"""Retry an attempt with jittered exponential backoff until a deadline: the one loop that Airflow
-triggers (``AirflowClient.retrying``) and Pub/Sub calls (``PubSub._call``) each wrote for
-themselves.
+"""Retry an attempt with jittered exponential backoff until a deadline: the one loop for Airflow
+triggers (``AirflowClient.retrying``) and Pub/Sub calls (``PubSub._call``).
 
 "Full jitter" from AWS's Architecture Blog, "Exponential Backoff And Jitter" (2015): each pause is
 uniform in [0, ceiling], the ceiling doubling from ``first`` up to ``maximum``, so that senders

@@ -4,7 +4,8 @@ pull and acknowledge (``redrive``).
 REST rather than ``google-cloud-pubsub``: that client imports gRPC and protobuf, several hundred
 milliseconds on every cold start (``bench/durable.py imports`` measures both), for one small POST per
 delivery. google-auth is imported on the first request that needs a token, so the direct mode and
-the emulator never load it.
+the emulator never load it. Tokens are refreshed by :mod:`airhook.authorized`, retries paced by
+:mod:`airhook.backoff`, as for Airflow.
 
 ``PUBSUB_EMULATOR_HOST=127.0.0.1:8085`` (the variable Google's client libraries honour) sends every
 call to the emulator in plain HTTP without credentials.
