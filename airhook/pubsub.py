@@ -4,7 +4,8 @@ pull and acknowledge (``redrive``).
 REST rather than ``google-cloud-pubsub``: that client imports gRPC and protobuf, several hundred
 milliseconds on every cold start (``bench/durable.py imports`` measures both), for one small POST per
 delivery. google-auth is imported on the first request that needs a token, so the direct mode and
-the emulator never load it.
+the emulator never load it. Tokens are refreshed by :mod:`airhook.authorized`, retries paced by
+:mod:`airhook.backoff`, as for Airflow.
 
 ``PUBSUB_EMULATOR_HOST=127.0.0.1:8085`` (the variable Google's client libraries honour) sends every
 call to the emulator in plain HTTP without credentials.
@@ -15,14 +16,14 @@ from __future__ import annotations
 import base64
 import json
 import os
-import random
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+from .authorized import AuthorizedHttp, Credentials, GoogleCredentials, StaticCredentials
+from .backoff import Backoff, retry_until
 from .errors import QueueUnavailable
-from .httpconn import Http, Unreachable, google_request
+from .httpconn import Http, Unreachable
 
 API_ROOT = "https://pubsub.googleapis.com"
 PUBSUB_SCOPE = "https://www.googleapis.com/auth/pubsub"
@@ -32,6 +33,13 @@ MAX_PUBLISH_BYTES = 10_000_000
 MAX_ATTRIBUTE_BYTES = 1024
 #: Statuses worth another attempt within the caller's time budget.
 _TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
+#: Retries of one call: short pauses, as the caller's whole budget is a few seconds.
+_BACKOFF = Backoff(first=0.05, maximum=1.0, min_attempt=0.1)
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+class _Transient(QueueUnavailable):
+    """No answer, or one worth another attempt (408, 429, 5xx)."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +96,11 @@ class PubSub:
         self.timeout = timeout
         # Sized like the Airflow pool: one connection per functions-framework thread.
         self._pool = pool if pool is not None else Http()
-        self._credentials = credentials
-        self._lock = threading.Lock()
+        auth: Credentials = StaticCredentials() if self.emulated else GoogleCredentials(
+            [PUBSUB_SCOPE], self._pool, unavailable=QueueUnavailable, refused=QueueUnavailable,
+            credentials=credentials)
+        # A revoked or expired token is refreshed once on a 401.
+        self._http = AuthorizedHttp(self._pool, auth)
         self._clock = clock
         self._sleep = sleep
 
@@ -152,65 +163,32 @@ class PubSub:
         jittered backoff while ``timeout`` lasts. Publishing twice is harmless here: the run id
         inside the message makes a duplicate a 409 in Airflow."""
         budget = self.timeout if timeout is None else timeout
-        deadline = self._clock() + budget
         url = f"{self.root}/v1/{resource}"
         data = json.dumps(body, separators=(",", ":")).encode("utf-8")
         what = f"POST {resource.rsplit(':', 1)[-1]} {resource.rsplit(':', 1)[0]}"
-        pause = 0.05
-        refreshed = False
-        while True:
-            left = deadline - self._clock()
+
+        def attempt(left: float) -> Any:
             try:
-                headers = {"Content-Type": "application/json", **self._auth_headers()}
-                reply = self._pool.request("POST", url, body=data, headers=headers, timeout=max(left, 0.1))
-                status, raw = reply.status, reply.body
+                reply = self._http.request("POST", url, body=data, headers=_JSON_HEADERS, timeout=left)
             except Unreachable as exc:
-                status, raw, failure = 0, b"", str(exc)
-            else:
-                if 200 <= status < 300:
-                    try:
-                        return json.loads(raw or b"{}")
-                    except ValueError:
-                        raise QueueUnavailable(f"{what}: answered {status} with invalid JSON") from None
-                failure = f"answered {status}: {_message(raw)}"
-                if status == 401 and not refreshed and self._forget_token():
-                    refreshed = True  # a revoked or expired token: fetch a new one, once
-                    continue
-            if status and status not in _TRANSIENT:
-                # 400 (bad request), 403 (no permission), 404 (no such topic): retrying cannot help.
-                raise QueueUnavailable(f"{what}: {failure}")
-            wait = random.uniform(0, pause)
-            if self._clock() + wait + 0.1 >= deadline:
-                raise QueueUnavailable(f"{what}: {failure} (gave up after {budget:g}s)")
-            self._sleep(wait)
-            pause = min(pause * 2, 1.0)
+                raise _Transient(f"{what}: {exc}") from None
+            if 200 <= reply.status < 300:
+                try:
+                    return json.loads(reply.body or b"{}")
+                except ValueError:
+                    raise QueueUnavailable(f"{what}: answered {reply.status} with invalid JSON") from None
+            failure = f"{what}: answered {reply.status}: {_message(reply.body)}"
+            if reply.status in _TRANSIENT:
+                raise _Transient(failure)
+            # 400 (bad request), 403 (no permission), 404 (no such topic): retrying cannot help.
+            raise QueueUnavailable(failure)
 
-    # -------------------------------------------------------------------------------- credentials
-
-    def _auth_headers(self) -> dict[str, str]:
-        if self.emulated:
-            return {}
-        with self._lock:
-            import google.auth
-            import google.auth.exceptions
-
-            try:
-                if self._credentials is None:
-                    self._credentials, _ = google.auth.default(scopes=[PUBSUB_SCOPE])
-                if not self._credentials.valid:
-                    self._credentials.refresh(google_request(self._pool))
-            except google.auth.exceptions.GoogleAuthError as exc:
-                raise QueueUnavailable(f"Google credentials failed: {type(exc).__name__}: {exc}") from None
-            headers: dict[str, str] = {}
-            self._credentials.apply(headers)
-            return headers
-
-    def _forget_token(self) -> bool:
-        with self._lock:
-            if self.emulated or self._credentials is None:
-                return False
-            self._credentials.token = None  # not valid any more: the next call refreshes it
-            return True
+        try:
+            return retry_until(attempt, deadline=self._clock() + budget, timeout=budget,
+                               retryable=lambda exc: isinstance(exc, _Transient), policy=_BACKOFF,
+                               clock=self._clock, sleep=self._sleep)
+        except _Transient as exc:
+            raise QueueUnavailable(f"{exc} (gave up after {budget:g}s)") from None
 
 
 def _message(raw: bytes) -> str:

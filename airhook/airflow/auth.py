@@ -9,38 +9,25 @@ import base64
 import json
 import threading
 import time
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Sequence
 
-
+from ..authorized import Credentials, GoogleCredentials, StaticCredentials
 from ..config import AirflowConfig
 from ..errors import AirflowAuthError, AirflowServerError, AirflowUnavailable, ConfigError
-from .transport import Http, google_request, send
+from ..httpconn import Http
+from .transport import send
 
 #: Refresh a JWT this long before it expires, so a request never carries one that dies in flight;
 #: at most a quarter of its lifetime, or a short-lived token would be refetched for every request.
 EXPIRY_MARGIN = 60.0
 
 
-class Auth(Protocol):
-    def headers(self) -> Mapping[str, str]: ...
-
-    def refresh(self) -> bool: ...
+#: A scheme's shape: request headers, and ``refresh`` after a refusal (True: try again).
+Auth = Credentials
 
 
-class StaticAuth:
-    """``none``, ``basic`` and ``bearer``: a fixed header, nothing to refresh."""
-
-    def __init__(self, headers: Mapping[str, str]) -> None:
-        self._headers = dict(headers)
-
-    def headers(self) -> Mapping[str, str]:
-        return self._headers
-
-    def refresh(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return "StaticAuth(<redacted>)"
+#: ``none``, ``basic`` and ``bearer``: a fixed header, nothing to refresh.
+StaticAuth = StaticCredentials
 
 
 def _jwt_expiry(token: str) -> float | None:
@@ -106,52 +93,17 @@ class AirflowJwtAuth:
         return True
 
 
-class GoogleAuth:
+class GoogleAuth(GoogleCredentials):
     """Cloud Composer: Application Default Credentials (the function's service account) with the
-    cloud-platform scope. One credentials object per instance; its token is refreshed only when it
-    is no longer valid. google-auth is imported on first use, so other targets never pay for it."""
+    cloud-platform scope, as :class:`~airhook.authorized.GoogleCredentials` holds them: Google's
+    token endpoint not answering is worth a retry, any other failure is an auth error."""
 
-    def __init__(self, scopes: tuple[str, ...], pool: Http,
-                 credentials: Any = None) -> None:
-        self._scopes = scopes
-        self._pool = pool
-        self._credentials = credentials
-        self._request: Any = None
-        self._lock = threading.Lock()
+    def __init__(self, scopes: Sequence[str], pool: Http, credentials: Any = None) -> None:
+        super().__init__(scopes, pool, unavailable=AirflowUnavailable, refused=AirflowAuthError,
+                         credentials=credentials)
 
     def __repr__(self) -> str:
         return "GoogleAuth(<redacted>)"
-
-    def _ensure(self) -> None:
-        import google.auth
-        import google.auth.exceptions
-
-        if self._request is None:
-            self._request = google_request(self._pool)
-        try:
-            if self._credentials is None:
-                self._credentials, _ = google.auth.default(scopes=list(self._scopes))
-            if not self._credentials.valid:
-                self._credentials.refresh(self._request)
-        except google.auth.exceptions.TransportError as exc:
-            raise AirflowUnavailable(f"Google token endpoint unreachable: {exc}") from None
-        except google.auth.exceptions.GoogleAuthError as exc:
-            raise AirflowAuthError(f"Google credentials failed: {type(exc).__name__}: {exc}") from None
-
-    def headers(self) -> Mapping[str, str]:
-        with self._lock:
-            self._ensure()
-            headers: dict[str, str] = {}
-            self._credentials.apply(headers)
-            return headers
-
-    def refresh(self) -> bool:
-        with self._lock:
-            if self._credentials is None:
-                return False
-            # Force a new token on the next call (e.g. the token was revoked).
-            self._credentials.token = None
-        return True
 
 
 def build_auth(config: AirflowConfig, pool: Http, google_pool: Http | None = None) -> Auth:

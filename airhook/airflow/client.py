@@ -1,32 +1,28 @@
 """Trigger DAG runs through Airflow's REST API: v1 (Airflow 2) or v2 (Airflow 3), over HTTP or
-through another transport (MWAA's InvokeRestApi), retried within the sender's deadline."""
+through another transport (MWAA's InvokeRestApi), retried within the sender's deadline.
+
+The transports live in :mod:`.transport` (HTTP), :mod:`.composer` and :mod:`.mwaa`, the meaning of
+Airflow's answers in :mod:`.replies`; their names used by callers are re-exported here."""
 
 from __future__ import annotations
 
-import json
-import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, TypeVar
-from urllib.parse import quote, urlsplit
+from typing import Any, Callable, TypeVar
+from urllib.parse import quote
 
 from .. import logs
+from ..backoff import retry_until
 from ..config import AirflowConfig
-from ..errors import (AirflowAuthError, AirflowError, AirflowRejected, AirflowServerError,
-                      AirflowUnavailable, AssetNotFound, DagNotFound, RunRefused)
+from ..errors import (AirflowError, AirflowRejected, AirflowServerError, AirflowUnavailable,
+                      AssetNotFound, RunRefused)
+from ..httpconn import Http, Reply
 from ..routing import Trigger, unstorable
 from .auth import Auth, build_auth
-from .transport import Http, Reply, make_pool, send
+from .replies import classify, reason, redact
+from .transport import HttpTransport, Probe, Transport, make_pool, parse_version
 
-_JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
-#: Backoff between attempts: full jitter over an exponential ceiling (AWS's "full jitter").
-FIRST_BACKOFF = 0.2
-MAX_BACKOFF = 2.0
-#: How often a 403 may cause a token refresh (see HttpTransport._refresh_on_403).
-REFRESH_ON_403_INTERVAL = 60.0
-#: An attempt with less time than this left is not worth starting.
-MIN_ATTEMPT = 0.25
 #: Asset events carry their deterministic id in ``extra`` under this key: Airflow does not dedupe
 #: asset events, so airhook looks for it among the asset's latest events before posting.
 EVENT_ID_KEY = "airhook_event_id"
@@ -57,94 +53,6 @@ class Outcome:
     status: str
     airflow_status: int
     dag_paused: bool | None = None
-
-
-@dataclass(frozen=True)
-class Probe:
-    """What an instance learns once about its Airflow: the REST API generation and, where the
-    server says, its version (``(2, 10, 5)``), which decides the fields of a trigger body."""
-
-    api: str
-    version: tuple[int, ...] | None = None
-
-
-def parse_version(text: Any) -> tuple[int, ...] | None:
-    """``"2.10.5"``, ``"2.5.1+astro.1"``, ``"3.0.0rc1"``, ``"2.9.3-composer"`` -> its numbers."""
-    if not isinstance(text, str):
-        return None
-    numbers: list[int] = []
-    for part in text.split(".")[:3]:
-        digits = ""
-        for char in part:
-            if not char.isdigit():
-                break
-            digits += char
-        if not digits:
-            break
-        numbers.append(int(digits))
-        if len(digits) != len(part):
-            break  # "0rc1", "1+astro": the rest is not a version number
-    return tuple(numbers) if numbers else None
-
-
-class Transport(Protocol):
-    """How requests reach Airflow's REST API. ``path`` is relative to the API root and has no
-    version prefix (``/dags/deploy/dagRuns``); ``api`` (``v1``/``v2``) is the generation the
-    client settled on, which HTTP puts in the URL and MWAA does not need."""
-
-    def request(self, method: str, path: str, body: Any, timeout: float, api: str) -> Reply: ...
-
-    def detect_api(self, timeout: float, api: str | None = None) -> Probe: ...
-
-
-class HttpTransport:
-    """Airflow's REST API over HTTP(S): self-hosted, Astronomer, Cloud Composer."""
-
-    def __init__(self, config: AirflowConfig, pool: Http, auth: Auth) -> None:
-        self.config = config
-        self.pool = pool
-        self.auth = auth
-        self._refresh_lock = threading.Lock()
-        self._last_403_refresh = float("-inf")
-
-    def request(self, method: str, path: str, body: Any, timeout: float, api: str) -> Reply:
-        url = f"{self.config.url}/api/{api}{path}"
-        data = None if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
-        reply = send(self.pool, method, url, timeout=timeout, body=data,
-                     headers={**_JSON_HEADERS, **self.auth.headers()})
-        if (reply.status == 401 or (reply.status == 403 and self._refresh_on_403())) and self.auth.refresh():
-            # An expired or revoked token: fetch a new one, once. Airflow 3 answers 403 "Invalid
-            # JWT token" to a token signed with a rotated secret.
-            reply = send(self.pool, method, url, timeout=timeout, body=data,
-                         headers={**_JSON_HEADERS, **self.auth.headers()})
-        return reply
-
-    def _refresh_on_403(self) -> bool:
-        """At most once a minute: a 403 is usually a real permission error, and refreshing for
-        every delivery would hammer the token endpoint."""
-        now = time.monotonic()
-        with self._refresh_lock:
-            if now - self._last_403_refresh < REFRESH_ON_403_INTERVAL:
-                return False
-            self._last_403_refresh = now
-            return True
-
-    def detect_api(self, timeout: float, api: str | None = None) -> Probe:
-        """``GET /api/{v2,v1}/version`` with the configured credentials (only ``api`` when given).
-
-        Only a 200 proves a generation: a front end that guards the whole host (Cloud Composer's,
-        an auth proxy) answers an anonymous or refused request with a 401/403 or a 302 to its
-        sign-in page for *any* path, so those are auth failures, never an API guess.
-        """
-        for candidate in ((api,) if api is not None else ("v2", "v1")):
-            reply = self.request("GET", "/version", None, timeout, candidate)
-            if reply.status == 200:
-                data = reply.json()
-                return Probe(candidate, parse_version(data.get("version") if isinstance(data, dict) else None))
-            if reply.status != 404:
-                raise classify(reply, f"GET /api/{candidate}/version", self.config.auth.type)
-        raise AirflowRejected("neither /api/v2/version nor /api/v1/version exists at airflow.url",
-                              public="Airflow's REST API was not found at the configured URL")
 
 
 def accepts(field: str, api: str, version: tuple[int, ...] | None) -> bool:
@@ -182,75 +90,6 @@ def trigger_request(trigger: Trigger, api: str, version: tuple[int, ...] | None 
     if api == "v2":
         return "POST", "/assets/events", {"asset_id": asset_id, "extra": extra}
     return "POST", "/datasets/events", {"dataset_uri": trigger.asset, "extra": extra}
-
-
-def reason(reply: Reply) -> str:
-    """A short reason from Airflow's error body for the log. Only titles and messages: Airflow 3's
-    validation errors echo the request (``input``), which may hold payload data."""
-    data = reply.json()
-    if isinstance(data, dict):
-        detail = data.get("detail", data.get("title", ""))
-        if isinstance(detail, list):
-            detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg', '')}"
-                               for d in detail if isinstance(d, dict))
-        return str(detail)[:200]
-    return reply.body[:120].decode("utf-8", "replace")
-
-
-_FORBIDDEN_HINT = {
-    "google": "the function's service account needs an Airflow role that may create DAG runs "
-              "(Composer: register it as an Airflow user with the Op role, or grant "
-              "roles/composer.user plus the Airflow role on Composer 3)",
-    "airflow-jwt": "the Airflow user needs a role that may trigger DAGs (e.g. Op or Admin)",
-    "basic": "the Airflow user needs a role that may trigger DAGs (e.g. Op or Admin)",
-    "bearer": "the token's role may not trigger DAGs (Astronomer: a Deployment/Workspace token "
-              "with the Operator role or higher)",
-    "mwaa": "the IAM identity needs airflow:InvokeRestApi on the environment and an Airflow role "
-            "that may trigger DAGs",
-}
-
-
-_SIGN_IN_HINT = {
-    "google": "the function's service account was not accepted (Composer: it needs "
-              "roles/composer.user and an Airflow role)",
-    "none": "the URL is behind a front end that wants credentials: set airflow.auth "
-            "(Cloud Composer: type google)",
-}
-
-
-def redact(url: str) -> str:
-    """``url`` without userinfo (a password in ``airflow.url``) or query (tokens, return URLs)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    scheme = f"{parts.scheme}://" if parts.scheme else ""
-    return f"{scheme}{host}{parts.path}"
-
-
-def classify(reply: Reply, what: str, auth_type: str) -> AirflowError:
-    """The typed error for a non-success answer from Airflow."""
-    status = reply.status
-    if 300 <= status < 400:
-        # http.client follows no redirect: a front end sending us to its sign-in page (Composer's,
-        # an OAuth proxy's) means our credentials were missing or refused, not "no API here".
-        where = redact(reply.headers.get("location", "")) or "another page"
-        hint = _SIGN_IN_HINT.get(auth_type, "the front end refused the configured credentials")
-        return AirflowAuthError(f"{what} was redirected ({status}) to {where}, a sign-in page: {hint}",
-                                airflow_status=status)
-    why = reason(reply)
-    if status == 401:
-        return AirflowAuthError(f"Airflow answered 401 to {what}: {why}", airflow_status=status)
-    if status == 403:
-        hint = _FORBIDDEN_HINT.get(auth_type, "")
-        return AirflowAuthError(f"Airflow answered 403 to {what}: {why}; {hint}", airflow_status=status)
-    if status == 404:
-        return DagNotFound(f"{what}: not found in Airflow: {why}", airflow_status=status)
-    if status in (408, 429):  # a timeout or load: worth retrying
-        return AirflowServerError(f"Airflow answered {status} to {what}", airflow_status=status)
-    if status >= 500:
-        return AirflowServerError(f"Airflow answered {status} to {what}: {why}", airflow_status=status)
-    return AirflowRejected(f"Airflow answered {status} to {what}: {why}", airflow_status=status)
 
 
 class AirflowClient:
@@ -441,21 +280,9 @@ class AirflowClient:
     def retrying(self, attempt: Callable[[float], T], deadline: float | None) -> T:
         """Run ``attempt(timeout)`` until it succeeds, fails for good, or the deadline passes.
         Retrying a trigger is safe: its run id is deterministic, so a second POST is a 409."""
-        ceiling = FIRST_BACKOFF
-        while True:
-            timeout = self.config.timeout
-            if deadline is not None:
-                timeout = min(timeout, deadline - self._clock())
-            try:
-                return attempt(max(timeout, MIN_ATTEMPT))
-            except (AirflowUnavailable, AirflowServerError):
-                if deadline is None:
-                    raise
-                pause = random.uniform(0, ceiling)
-                ceiling = min(ceiling * 2, MAX_BACKOFF)
-                if self._clock() + pause + MIN_ATTEMPT >= deadline:
-                    raise
-                self._sleep(pause)
+        return retry_until(attempt, deadline=deadline, timeout=self.config.timeout,
+                           retryable=lambda exc: isinstance(exc, (AirflowUnavailable, AirflowServerError)),
+                           clock=self._clock, sleep=self._sleep)
 
 
 def _about_dag(reply: Reply) -> bool:
@@ -498,4 +325,4 @@ def build_transport(config: AirflowConfig, pool: Http | None = None,
 
 
 __all__ = ["AirflowClient", "FIELD_SINCE", "HttpTransport", "Outcome", "Probe", "Transport",
-           "accepts", "classify", "parse_version", "redact", "request_body"]
+           "accepts", "classify", "parse_version", "redact", "request_body", "trigger_request"]

@@ -2,7 +2,8 @@
 name (``airflow.composer_environment``) when ``airflow.url`` is not given.
 
 ``GET {composer_endpoint}/v1/projects/P/locations/L/environments/E`` with the function's own Google
-credentials (the same :class:`~airhook.airflow.auth.GoogleAuth` that then calls Airflow) answers the
+credentials (the same :class:`~airhook.airflow.auth.GoogleAuth` that then calls Airflow, refreshed
+once on a 401 by :class:`~airhook.authorized.AuthorizedHttp`) answers the
 environment, whose ``config.airflowUri`` is the URL. It is asked once per instance, on first use,
 and only a success is kept: a failed lookup is tried again by the next attempt.
 """
@@ -14,11 +15,12 @@ import threading
 from typing import Any
 
 
+from ..authorized import AuthorizedHttp
 from ..config import AirflowConfig
 from ..errors import AirflowAuthError, AirflowRejected, AirflowServerError, TargetNotFound
+from ..httpconn import Http, Reply
 from .auth import Auth
-from .client import HttpTransport, Probe
-from .transport import Http, Reply, send
+from .transport import HttpTransport, Probe, send_authorized
 
 #: What a 403 from the Composer API means for the function's service account.
 PERMISSION_HINT = ("the function's service account needs composer.environments.get on the "
@@ -39,8 +41,9 @@ class ComposerDiscovery:
     def __init__(self, environment: str, endpoint: str, pool: Http, auth: Auth) -> None:
         self.environment = environment
         self._url = f"{endpoint.rstrip('/')}/v1/{environment}"
-        self._pool = pool
-        self._auth = auth
+        self._pool = pool  # Google's: always verified, whatever airflow.verify_tls says
+        # A revoked token is refreshed once on a 401; a 403 is the missing role (PERMISSION_HINT).
+        self._http = AuthorizedHttp(pool, auth)
         self._lock = threading.Lock()
         self._airflow_uri: str | None = None
         #: how many times the Composer API was asked (tests and logs)
@@ -64,15 +67,10 @@ class ComposerDiscovery:
                     self._airflow_uri = self._lookup(timeout)
         return self._airflow_uri
 
-    def _get(self, timeout: float) -> Reply:
-        headers = {"Accept": "application/json", **self._auth.headers()}
-        return send(self._pool, "GET", self._url, timeout=timeout, headers=headers)
-
     def _lookup(self, timeout: float) -> str:
         self.lookups += 1
-        reply = self._get(timeout)
-        if reply.status == 401 and self._auth.refresh():  # a revoked token: once
-            reply = self._get(timeout)
+        reply = send_authorized(self._http, "GET", self._url, timeout=timeout,
+                                headers={"Accept": "application/json"})
         what = f"Cloud Composer API GET {self.environment}"
         if reply.status == 200:
             data = reply.json()

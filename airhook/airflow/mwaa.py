@@ -1,5 +1,5 @@
 """Amazon MWAA: Airflow's REST API through MWAA's ``InvokeRestApi`` (SigV4-signed with the standard
-AWS credential chain), as a :class:`~airhook.airflow.client.Transport`.
+AWS credential chain), as a :class:`~airhook.airflow.transport.Transport`.
 
 boto3 is an optional dependency (``requirements-mwaa.txt``): it is imported only when the config
 says ``auth: {type: mwaa}``, so other targets never load it. One boto3 client per instance (boto3
@@ -10,16 +10,13 @@ within the sender's deadline.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ..config import AirflowConfig
 from ..errors import (AirflowAuthError, AirflowError, AirflowRejected, AirflowServerError,
                       AirflowUnavailable, ConfigError, RunRefused, TargetNotFound)
-from .transport import Reply
-
-if TYPE_CHECKING:
-    from .client import Probe
+from .transport import Probe, Reply, parse_version
 
 #: InvokeRestApi's ``Path`` limit (its API model: 1 to 64 characters, no version prefix).
 MAX_PATH = 64
@@ -76,7 +73,7 @@ class MwaaTransport:
 
     Airflow's own answer comes back as a :class:`Reply` with Airflow's status, whether MWAA reports
     it as a success or as ``RestApiClientException``/``RestApiServerException``, so
-    :func:`~airhook.airflow.client.classify` maps it like any other transport's.
+    :func:`~airhook.airflow.replies.classify` maps it like any other transport's.
     """
 
     def __init__(self, config: AirflowConfig, client: Any = None) -> None:
@@ -117,8 +114,6 @@ class MwaaTransport:
     def detect_api(self, timeout: float, api: str | None = None) -> Probe:
         """From the environment's Airflow version (``GetEnvironment``): 3.x speaks ``/api/v2``;
         the version also fits the trigger body (``api``, when configured, is kept)."""
-        from .client import Probe, parse_version  # noqa: F811 (client imports this module lazily)
-
         answer = self._call("GetEnvironment", self.client.get_environment, {"Name": self.name})
         version = str(answer.get("Environment", {}).get("AirflowVersion") or "")
         major = version.split(".", 1)[0]
