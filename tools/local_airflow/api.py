@@ -37,8 +37,13 @@ class ApiResponse:
         return f"HTTP {self.status} {json.dumps(self.body)[:500] if self.body is not None else ''}"
 
 
+#: The tests' own questions to Airflow (is the run there? with which conf?): generous, because an
+#: Airflow 3 API server on a busy 2-core machine has taken over 10 s to answer a GET.
+REQUEST_TIMEOUT = 30.0
+
+
 def http_request(method: str, url: str, *, body: Any = None,
-                 headers: Mapping[str, str] | None = None, timeout: float = 10.0) -> ApiResponse:
+                 headers: Mapping[str, str] | None = None, timeout: float = REQUEST_TIMEOUT) -> ApiResponse:
     """One JSON request. HTTP error statuses are returned, not raised; connection errors raise
     OSError (urllib.error.URLError is one)."""
     data = None if body is None else json.dumps(body).encode()
@@ -104,7 +109,7 @@ class AirflowRest:
             return {"Authorization": f"Bearer {self._token}"}
 
     def request(self, method: str, path: str, body: Any = None, *,
-                timeout: float = 10.0) -> ApiResponse:
+                timeout: float = REQUEST_TIMEOUT) -> ApiResponse:
         """An authenticated call to ``/api/vX/<path>``; statuses are returned, not raised.
 
         Raises:
