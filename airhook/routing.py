@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, TypeAlias
 
 from jmespath.exceptions import JMESPathError
 
@@ -21,6 +21,13 @@ from .errors import ConfNotStorable, MalformedRequest, RouteError
 from .expressions import truthy
 
 MAX_RUN_ID = 250
+
+
+#: What Airflow said about one trigger (airflow/client.py's ``Outcome``): the run or event was
+#: created (``queued``), or one with that id exists (``duplicate``: this delivery was triggered).
+TriggerStatus: TypeAlias = Literal["queued", "duplicate"]
+#: A run's ``status`` in ``receive``'s answer: Airflow's, or why the run was not created.
+RunStatus: TypeAlias = Literal["queued", "duplicate", "failed", "not_attempted"]
 
 
 @dataclass(frozen=True, init=False)

@@ -15,7 +15,7 @@ from .. import logs
 from ..config import AirflowConfig
 from ..errors import (AirflowAuthError, AirflowError, AirflowRejected, AirflowServerError,
                       AirflowUnavailable, AssetNotFound, DagNotFound, RunRefused)
-from ..routing import Trigger, unstorable
+from ..routing import Trigger, TriggerStatus, unstorable
 from .auth import Auth, build_auth
 from .transport import Http, Reply, make_pool, send
 
@@ -54,7 +54,7 @@ class Outcome:
     that id exists, i.e. this delivery was already triggered). ``dag_paused``: the DAG is paused,
     so the run waits until someone unpauses it (None: not known, or an asset event)."""
 
-    status: str
+    status: TriggerStatus
     airflow_status: int
     dag_paused: bool | None = None
 
@@ -334,7 +334,7 @@ class AirflowClient:
         method, path, body = trigger_request(trigger, probe.api, probe.version)
         reply = self.transport.request(method, path, body, timeout, probe.api)
         if reply.status in (200, 201, 409):
-            status = "queued" if reply.status != 409 else "duplicate"
+            status: TriggerStatus = "queued" if reply.status != 409 else "duplicate"
             paused = self.dag_paused(trigger.dag_id, min(timeout, PAUSED_TIMEOUT))
             if paused:
                 self._log("WARNING", f"DAG {trigger.dag_id} is paused: run {trigger.dag_run_id} is "

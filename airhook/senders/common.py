@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Literal, Mapping, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from ..body import FORM_TYPE, JSON_TYPES, parse_json
@@ -380,6 +380,9 @@ def routable_headers(headers: Mapping[str, str], credential_headers: Iterable[st
 # ------------------------------------------------------------------------------- locators
 
 
+LocatorKind = Literal["header", "body", "value"]  # a Locator's source: locator_option's keys
+
+
 @dataclass(frozen=True)
 class Locator:
     """Where a configurable value (an event name, a delivery id) comes from: a request header, a
@@ -388,7 +391,7 @@ class Locator:
     Config: ``{header: X-Event-Type}``, ``{body: data.type}`` or ``{value: nightly}``.
     """
 
-    kind: str
+    kind: LocatorKind
     name: str
     expression: Any = None
 
