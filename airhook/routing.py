@@ -27,7 +27,8 @@ MAX_RUN_ID = 250
 #: created (``queued``), or one with that id exists (``duplicate``: this delivery was triggered).
 TriggerStatus: TypeAlias = Literal["queued", "duplicate"]
 #: A run's ``status`` in ``receive``'s answer: Airflow's, or why the run was not created.
-RunStatus: TypeAlias = Literal["queued", "duplicate", "failed", "not_attempted"]
+#: (``accepted``: queue mode, published for ``deliver``.)
+RunStatus: TypeAlias = Literal["queued", "duplicate", "failed", "not_attempted", "accepted"]
 
 
 @dataclass(frozen=True, init=False)

@@ -59,6 +59,13 @@ class Outcome:
     dag_paused: bool | None = None
 
 
+class Triggerer(Protocol):
+    """What ``receive`` and ``deliver`` need of Airflow: :class:`AirflowClient` over the REST API,
+    or the plugin's ``LocalAirflowClient`` inside Airflow (airhook/plugin/core.py)."""
+
+    def trigger(self, trigger: Trigger, deadline: float | None = None) -> Outcome: ...
+
+
 @dataclass(frozen=True)
 class Probe:
     """What an instance learns once about its Airflow: the REST API generation and, where the

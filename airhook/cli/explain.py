@@ -72,7 +72,8 @@ def read_delivery(source: Any, draft: signing.Draft) -> Delivery:
                       headers={k.lower(): v for k, v in outbound.headers.items()},
                       body=outbound.body, query=query, url=outbound.url)
     try:
-        return source.verify(inbound, outbound.now)
+        delivery: Delivery = source.verify(inbound, outbound.now)
+        return delivery
     except AirhookError as exc:
         raise CliError(f"the payload is not a {source.type} delivery airhook can read: {exc.detail}", 1) from None
 
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     head = {"source": delivery.source, "type": source.type, "event": delivery.event,
             "delivery_id": delivery.delivery_id, "api": api, "config": str(file.path)}
     if delivery.reply is not None:
-        result = {**head, "handshake": dict(delivery.reply), "routes": []}
+        result: dict[str, Any] = {**head, "handshake": dict(delivery.reply), "routes": []}
         if args.json:
             out.data(result)
         else:
