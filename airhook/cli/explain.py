@@ -16,6 +16,7 @@ from ..config import Config
 from ..errors import AirhookError, RouteError
 from ..delivery import Delivery, Inbound
 from ..routing import Trigger, build_trigger, decide
+from ..senders import Source
 from . import configfile, payload, signing
 from .options import common, config_path
 from .output import FAILED, OK, CliError, Output
@@ -53,7 +54,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     common(parser)
 
 
-def read_delivery(source: Any, draft: signing.Draft) -> Delivery:
+def read_delivery(source: Source, draft: signing.Draft) -> Delivery:
     """``draft`` through ``source``'s own verifier, signed with whatever the source holds (a
     stand-in when the secret's variable is not set; a throwaway key for google-oidc).
 
@@ -72,8 +73,7 @@ def read_delivery(source: Any, draft: signing.Draft) -> Delivery:
                       headers={k.lower(): v for k, v in outbound.headers.items()},
                       body=outbound.body, query=query, url=outbound.url)
     try:
-        delivery: Delivery = source.verify(inbound, outbound.now)
-        return delivery
+        return source.verify(inbound, outbound.now)
     except AirhookError as exc:
         raise CliError(f"the payload is not a {source.type} delivery airhook can read: {exc.detail}", 1) from None
 
