@@ -18,7 +18,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Collection, Literal, Mapping, TypeAlias, get_args, overload
+from typing import (
+    Any,
+    Callable,
+    Collection,
+    Literal,
+    Mapping,
+    TypeAlias,
+    get_args,
+    overload,
+)
 
 import yaml
 
@@ -605,7 +614,9 @@ def _signing_keys(raw: Mapping[str, Any], where: str) -> tuple[bytes, ...]:
 
 
 def _push(raw: Any, where: str) -> PushAuth:
-    from .senders.google_oidc import _certs_url  # the google-oidc sender's rule: https, or loopback
+    from .senders.google_oidc import (
+        _certs_url,  # the google-oidc sender's rule: https, or loopback
+    )
 
     if raw is None:
         raise ConfigError(f"{where}: required where deliver runs in queue mode: "

@@ -18,7 +18,9 @@ MAJOR = airflow_major()
 
 
 def _fastapi_app() -> Any:
-    from .fastapi_app import app  # Airflow 3 only: FastAPI is not in Airflow 2's environment
+    from .fastapi_app import (
+        app,  # Airflow 3 only: FastAPI is not in Airflow 2's environment
+    )
     return app
 
 

@@ -9,8 +9,18 @@ from typing import Any, get_args
 import pytest
 
 from airhook import config
-from airhook.config import (API_VERSIONS, AUTH_TYPES, DELIVERY_MODES, ROLES, ApiVersion, AssetTarget,
-                            AuthType, DagTarget, DeliveryMode, Role)
+from airhook.config import (
+    API_VERSIONS,
+    AUTH_TYPES,
+    DELIVERY_MODES,
+    ROLES,
+    ApiVersion,
+    AssetTarget,
+    AuthType,
+    DagTarget,
+    DeliveryMode,
+    Role,
+)
 from airhook.delivery import Delivery
 from airhook.envelope import KINDS, Envelope, EnvelopeKind
 from airhook.errors import ConfigError
