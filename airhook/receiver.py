@@ -17,8 +17,8 @@ from .delivery import Delivery, Inbound
 from .errors import (AirflowError, AirflowUnavailable, AirhookError, DryRunForbidden, MethodNotAllowed,
                      PayloadTooLarge, QueueUnavailable, UnknownSource, VerificationError)
 from .responses import Response, present
-from .senders import Source
 from .routing import Trigger, explain, route
+from .senders import Source
 
 if TYPE_CHECKING:  # imported when a config enables the queue: direct mode never pays for it
     from .enqueue import Enqueuer
