@@ -18,7 +18,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Collection, Mapping
+from typing import (
+    Any,
+    Callable,
+    Collection,
+    Literal,
+    Mapping,
+    TypeAlias,
+    get_args,
+    overload,
+)
 
 import yaml
 
@@ -30,8 +39,12 @@ from .senders.options import strings_option
 from .senders.google_oidc import GOOGLE_CERTS_URL
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
-AUTH_TYPES = ("basic", "airflow-jwt", "bearer", "google", "mwaa", "none")
-API_VERSIONS = ("v1", "v2", "auto")
+#: ``airflow.auth.type``: how airhook authenticates to Airflow (docs/configuration.md).
+AuthType: TypeAlias = Literal["basic", "airflow-jwt", "bearer", "google", "mwaa", "none"]
+AUTH_TYPES: tuple[AuthType, ...] = get_args(AuthType)
+#: ``airflow.api``: Airflow 2's /api/v1, Airflow 3's /api/v2, or ``auto`` (asked on first use).
+ApiVersion: TypeAlias = Literal["v1", "v2", "auto"]
+API_VERSIONS: tuple[ApiVersion, ...] = get_args(ApiVersion)
 
 # Airflow's own patterns: run ids (airflow.models.dagrun) and DAG ids (KEY_REGEX), minus ids made
 # of dots only: both go into URL paths (/dags/{dag_id}/dagRuns/{run_id}), where ``.`` and ``..``
@@ -55,13 +68,20 @@ AWS_REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+\Z")
 #: it can act on rather than timing out itself (see airhook.senders.default_deadline).
 FALLBACK_DEADLINE = 9.0
 
+#: ``delivery.mode``: ``direct`` (receive triggers) or ``queue`` (receive publishes, deliver triggers).
+DeliveryMode: TypeAlias = Literal["direct", "queue"]
+DELIVERY_MODES: tuple[DeliveryMode, ...] = get_args(DeliveryMode)
+#: ``AIRHOOK_ROLE``: which function of a queue-mode deployment this instance is.
+Role: TypeAlias = Literal["all", "receive", "deliver"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
 _VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _MASK = re.compile(r"__airhook_var_(\d+)__")
 
 
 @dataclass(frozen=True)
 class AuthConfig:
-    type: str
+    type: AuthType
     username: str | None = None
     password: str | None = None
     token: str | None = None
@@ -80,7 +100,7 @@ class AirflowConfig:
     #: None only for MWAA (reached through its API) and for Cloud Composer with
     #: ``composer_environment`` (the URL is discovered on first use)
     url: str | None = None
-    api: str = "auto"
+    api: ApiVersion = "auto"
     auth: AuthConfig = AuthConfig("none")
     timeout: float = 8.0
     #: False, True, or a CA bundle path (e.g. a private CA in front of a self-hosted Airflow)
@@ -92,19 +112,47 @@ class AirflowConfig:
 
 
 @dataclass(frozen=True)
+class DagTarget:
+    """A route's ``dag_id``: each match creates one run of this DAG (POST /dags/{dag_id}/dagRuns)."""
+
+    dag_id: str
+
+
+@dataclass(frozen=True)
+class AssetTarget:
+    """A route's ``asset``: each match creates one asset event (POST /assets/events on Airflow 3,
+    /datasets/events on Airflow 2), and every DAG scheduled on that asset runs."""
+
+    asset: str
+
+
+#: What a route triggers: a DAG run or an asset event, never both or neither.
+Target: TypeAlias = DagTarget | AssetTarget
+
+
+@dataclass(frozen=True)
 class Route:
-    """A route triggers a DAG run (``dag_id``) or, instead, an asset event (``asset``: every DAG
-    scheduled on that asset runs). ``conf`` holds the run's conf or the event's ``extra``."""
+    """A route triggers a DAG run (:class:`DagTarget`) or, instead, an asset event
+    (:class:`AssetTarget`). ``conf`` holds the run's conf or the event's ``extra``."""
 
     name: str
     source: str
-    dag_id: str | None
+    target: Target
     events: frozenset[str] | None = None
     when: Expression | None = None
     conf: tuple[tuple[str, Expression], ...] = ()
     note: Expression | None = None
     run_id: Expression | None = None
-    asset: str | None = None
+
+    # Views for callers that only compare or show the target; code that acts on it matches on
+    # ``target`` (its type says which of the two it is).
+    @property
+    def dag_id(self) -> str | None:
+        return self.target.dag_id if isinstance(self.target, DagTarget) else None
+
+    @property
+    def asset(self) -> str | None:
+        return self.target.asset if isinstance(self.target, AssetTarget) else None
 
 
 @dataclass(frozen=True)
@@ -129,7 +177,7 @@ class DeliveryConfig:
     one message per run to ``topic`` and answers 202; the ``deliver`` function triggers them.
     """
 
-    mode: str = "direct"
+    mode: DeliveryMode = "direct"
     topic: str | None = None
     #: where ``deliver`` puts runs Airflow refused for good (and runs out of retry budget)
     dead_letter_topic: str | None = None
@@ -161,7 +209,7 @@ class Config:
     #: per source: how much its answers reveal (``response:``, airhook/responses.py)
     disclosures: Mapping[str, Disclosure] = field(default_factory=dict)
     #: ``AIRHOOK_ROLE``: ``all``, ``receive`` (no Airflow section) or ``deliver`` (no sources)
-    role: str = "all"
+    role: Role = "all"
 
     def deadline(self, source: str) -> float:
         return self.deadlines.get(source, FALLBACK_DEADLINE)
@@ -317,6 +365,10 @@ def _check_keys(raw: Mapping[str, Any], allowed: tuple[str, ...], where: str) ->
                           f"expected {', '.join(allowed)}")
 
 
+@overload
+def _string(raw: Mapping[str, Any], key: str, where: str, *, required: Literal[True] = True) -> str: ...
+@overload
+def _string(raw: Mapping[str, Any], key: str, where: str, *, required: bool) -> str | None: ...
 def _string(raw: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
     value = raw.get(key)
     if value is None and not required:
@@ -356,11 +408,9 @@ def _auth(raw: Any, where: str) -> AuthConfig:
     if kind == "mwaa":
         _check_keys(raw, ("type", "environment", "region", "endpoint_url"), where)
         environment = _string(raw, "environment", where)
-        assert environment is not None
         if not MWAA_NAME_PATTERN.match(environment):
             raise ConfigError(f"{where}.environment: {environment!r} is not an MWAA environment name")
         region = _string(raw, "region", where)
-        assert region is not None
         if not AWS_REGION_PATTERN.match(region):
             raise ConfigError(f"{where}.region: expected an AWS region such as us-east-1, got {region!r}")
         return AuthConfig(kind, environment=environment, region=region,
@@ -448,17 +498,17 @@ def _route(raw: Any, index: int, sources: Collection[str]) -> Route:
                           f"(configured: {', '.join(sources)})")
     if ("dag_id" in raw) == ("asset" in raw):
         raise ConfigError(f"{where}: give either dag_id (a DAG run) or asset (an asset event)")
-    dag_id = asset = None
+    target: Target
     if "dag_id" in raw:
         dag_id = _string(raw, "dag_id", where)
-        assert dag_id is not None
         if not DAG_ID_PATTERN.match(dag_id):
             raise ConfigError(f"{where}.dag_id: {dag_id!r} is not a valid Airflow DAG id")
         if "extra" in raw:
             raise ConfigError(f"{where}.extra: only for asset routes; a DAG run takes conf")
         payload_key = "conf"
+        target = DagTarget(dag_id)
     else:
-        asset = _string(raw, "asset", where)
+        target = AssetTarget(_string(raw, "asset", where))
         for key in ("conf", "note"):
             if key in raw:
                 raise ConfigError(f"{where}.{key}: not for asset routes; an asset event takes extra")
@@ -477,12 +527,10 @@ def _route(raw: Any, index: int, sources: Collection[str]) -> Route:
     def optional(key: str) -> Expression | None:
         return compile_expression(raw[key], f"{where}.{key}") if raw.get(key) is not None else None
 
-    return Route(name=name, source=source, dag_id=dag_id, asset=asset, events=events, when=optional("when"),
+    return Route(name=name, source=source, target=target, events=events, when=optional("when"),
                  conf=conf, note=optional("note"), run_id=optional("run_id"))
 
 
-DELIVERY_MODES = ("direct", "queue")
-ROLES = ("all", "receive", "deliver")
 ROLE_VARIABLE = "AIRHOOK_ROLE"
 # projects/P/topics/T: Pub/Sub's topic names are 3-255 characters and start with a letter.
 TOPIC_PATTERN = re.compile(r"^projects/[^/\s]+/topics/[A-Za-z][A-Za-z0-9._~+%-]{2,254}\Z")
@@ -503,7 +551,7 @@ def _number(raw: Mapping[str, Any], key: str, where: str, default: float, low: f
     return float(value)
 
 
-def _delivery(raw: Any, role: str = "all") -> DeliveryConfig:
+def _delivery(raw: Any, role: Role = "all") -> DeliveryConfig:
     where = "delivery"
     if raw is None:
         return DeliveryConfig()
@@ -563,7 +611,9 @@ def _signing_keys(raw: Mapping[str, Any], where: str) -> tuple[bytes, ...]:
 
 
 def _push(raw: Any, where: str) -> PushAuth:
-    from .senders.google_oidc import _certs_url  # the google-oidc sender's rule: https, or loopback
+    from .senders.google_oidc import (
+        _certs_url,  # the google-oidc sender's rule: https, or loopback
+    )
 
     if raw is None:
         raise ConfigError(f"{where}: required where deliver runs in queue mode: "
@@ -600,9 +650,10 @@ def _parse(document: Any, environ: Mapping[str, str], path: str) -> Config:
     for section in ("airflow", "sources", "routes"):
         if section not in document:
             raise ConfigError(f"missing section '{section}'")
-    role = environ.get(ROLE_VARIABLE) or "all"
-    if role not in ROLES:
+    named = environ.get(ROLE_VARIABLE) or "all"
+    if named not in ROLES:
         raise ConfigError(f"{ROLE_VARIABLE}: expected one of {', '.join(ROLES)}")
+    role = ROLES[ROLES.index(named)]  # the same text, typed as a Role
     # The other role's section is neither substituted nor built: its variables need not be set,
     # and this instance never holds its secrets.
     skipped = {"receive": "airflow", "deliver": "sources"}.get(role)
@@ -619,7 +670,7 @@ def _parse(document: Any, environ: Mapping[str, str], path: str) -> Config:
         raise exc.located(detail=_name_variables(scrub(exc.detail, used), raw)) from None
 
 
-def _validate(document: Mapping[str, Any], role: str, path: str) -> Config:
+def _validate(document: Mapping[str, Any], role: Role, path: str) -> Config:
     delivery = _delivery(document.get("delivery"), role)
     if role != "all" and delivery.mode != "queue":
         raise ConfigError(f"{ROLE_VARIABLE}={role}: only for delivery.mode: queue (in direct mode "

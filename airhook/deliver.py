@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from . import logs
-from .airflow.client import AirflowClient
+from .airflow.client import AirflowClient, Triggerer
 from .config import Config
 from .envelope import Envelope, MalformedEnvelope, parse_timestamp, rfc3339, verify
 from .errors import (AirflowAuthError, AirflowError, AirflowServerError, AirflowUnavailable, BadSignature,
@@ -174,7 +174,7 @@ class Deliverer:
     """One per instance: the config, the Airflow client and the Pub/Sub client (for the
     dead-letter topic and renewals)."""
 
-    def __init__(self, config: Config, client: AirflowClient | None = None,
+    def __init__(self, config: Config, client: Triggerer | None = None,
                  pubsub: PubSub | None = None, *, clock: Callable[[], float] = time.time,
                  log: Callable[..., None] = logs.emit, breaker: Breaker | None = None,
                  certs: CertCache | None = None) -> None:

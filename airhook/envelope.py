@@ -21,15 +21,17 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, TypeAlias, get_args
 
-from .config import DAG_ID_PATTERN, RUN_ID_PATTERN
+from .config import DAG_ID_PATTERN, RUN_ID_PATTERN, AssetTarget, DagTarget, Target
 from .delivery import Delivery
 from .pubsub import Message, attribute
 from .routing import MAX_RUN_ID, Trigger
 
 VERSION = 1
-KINDS = ("dag_run", "asset_event")
+#: What a message asks ``deliver`` to create: a DAG run or an asset event (its ``kind``).
+EnvelopeKind: TypeAlias = Literal["dag_run", "asset_event"]
+KINDS: tuple[EnvelopeKind, ...] = get_args(EnvelopeKind)
 #: Attributes airhook sets on its own messages; everything it adds later (dead-letter reasons,
 #: renewal and redrive counts) starts with the same prefix.
 PREFIX = "airhook_"
@@ -122,8 +124,15 @@ class Envelope:
     asset: str | None = None
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> EnvelopeKind:
         return "dag_run" if self.asset is None else "asset_event"
+
+    @property
+    def target(self) -> Target:
+        """The DAG or the asset, as the trigger names it. The message's data holds both keys (the
+        other one null), so the envelope mirrors them; :meth:`from_data` refuses a ``dag_run``
+        without a valid DAG id, so ``dag_id`` is set whenever ``asset`` is not."""
+        return AssetTarget(self.asset) if self.asset is not None else DagTarget(self.dag_id or "")
 
     # ------------------------------------------------------------------------------------ build
 
@@ -136,11 +145,12 @@ class Envelope:
 
     def trigger(self) -> Trigger:
         """The run to create, exactly as ``receive`` routed it."""
-        return Trigger(route=self.route, dag_id=self.dag_id, dag_run_id=self.dag_run_id,
-                       conf=dict(self.conf), note=self.note, asset=self.asset)
+        return Trigger(route=self.route, target=self.target, dag_run_id=self.dag_run_id,
+                       conf=dict(self.conf), note=self.note)
 
     def attributes(self) -> dict[str, str]:
-        target = {"airhook_asset": self.asset} if self.asset is not None else {"airhook_dag_id": self.dag_id}
+        target: dict[str, str | None] = ({"airhook_asset": self.asset} if self.asset is not None
+                                         else {"airhook_dag_id": self.dag_id})
         return {key: attribute(value) for key, value in {
             "airhook_kind": self.kind, "airhook_source": self.source, "airhook_event": self.event,
             "airhook_delivery_id": self.delivery_id, "airhook_route": self.route, **target,
@@ -208,7 +218,8 @@ class Envelope:
 
     def describe(self) -> dict[str, Any]:
         """The run as logs show it (never the conf: it may hold payload data)."""
-        target = {"asset": self.asset} if self.asset is not None else {"dag_id": self.dag_id}
+        target: dict[str, str | None] = ({"asset": self.asset} if self.asset is not None
+                                         else {"dag_id": self.dag_id})
         return {"route": self.route, **target, "dag_run_id": self.dag_run_id,
                 "source": self.source, "event": self.event, "delivery_id": self.delivery_id}
 

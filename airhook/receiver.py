@@ -11,13 +11,14 @@ from urllib.parse import parse_qs
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from . import logs
-from .airflow.client import AirflowClient, Outcome
+from .airflow.client import AirflowClient, Outcome, Triggerer
 from .config import Config
 from .delivery import Delivery, Inbound
 from .errors import (AirflowError, AirflowUnavailable, AirhookError, DryRunForbidden, MethodNotAllowed,
                      PayloadTooLarge, QueueUnavailable, UnknownSource, VerificationError)
 from .responses import Response, present
 from .routing import Trigger, explain, route
+from .senders import Source
 
 if TYPE_CHECKING:  # imported when a config enables the queue: direct mode never pays for it
     from .enqueue import Enqueuer
@@ -72,13 +73,13 @@ def _severity(status: int) -> str:
 class Receiver:
     """One per instance: the config, the Airflow client and the clock."""
 
-    def __init__(self, config: Config, client: AirflowClient | None = None, *,
+    def __init__(self, config: Config, client: Triggerer | None = None, *,
                  clock: Callable[[], float] = time.time, log: Callable[..., None] = logs.emit,
                  enqueuer: Enqueuer | None = None, operator_token: str | None = None) -> None:
         """``operator_token`` enables dry runs for requests that present it (None: no dry runs)."""
         self.config = config
         self._operator_token = operator_token.encode("utf-8") if operator_token else None
-        self.client = client if client is not None else AirflowClient(config.airflow)
+        self.client: Triggerer = client if client is not None else AirflowClient(config.airflow)
         self.clock = clock
         self.log = log
         self._outage_log = logs.Throttle(60.0)
@@ -181,10 +182,9 @@ class Receiver:
             raise DryRunForbidden("dry run requested without the operator token" if not presented
                                   else "dry run requested with a wrong operator token")
 
-    def _verify(self, source: Any, inbound: Inbound) -> Delivery:
+    def _verify(self, source: Source, inbound: Inbound) -> Delivery:
         try:
-            delivery: Delivery = source.verify(inbound, self.clock())
-            return delivery
+            return source.verify(inbound, self.clock())
         except AirhookError:
             raise
         except Exception as exc:

@@ -35,15 +35,23 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Mapping, get_args
+from typing import Any, Literal, Mapping, TypeAlias, get_args
 
 from .body import FORM_TYPE
 from .delivery import Delivery
 from .errors import AirhookError, ConfigError
 
-Disclosure = Literal["full", "minimal"]
-DISCLOSURES: tuple[str, ...] = get_args(Disclosure)
+#: A source's ``response:`` option: how much its answers reveal.
+Disclosure: TypeAlias = Literal["full", "minimal"]
+DISCLOSURES: tuple[Disclosure, ...] = get_args(Disclosure)
 DEFAULT_DISCLOSURE: Disclosure = "full"
+
+#: What became of one request, as ``receive`` logs it and a ``minimal`` answer says it: the
+#: delivery's runs were created (``queued``), all existed (``duplicate``), were published for
+#: ``deliver`` (``accepted``); or nothing was triggered, and why.
+ReceiveOutcome: TypeAlias = Literal[
+    "queued", "duplicate", "accepted", "no_route", "dry_run", "handshake", "queue_unavailable",
+    "airflow_unavailable", "airflow_error", "rejected", "internal_error"]
 
 #: An empty TwiML document: Twilio replies nothing to the SMS and ends the call.
 TWIML_EMPTY = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -70,7 +78,7 @@ def disclosure_option(value: Any, where: str) -> Disclosure:
 
 
 def present(response: Response, *, sender: str | None, disclosure: Disclosure,
-            delivery: Delivery | None, outcome: str | None, content_type: str = "") -> Response:
+            delivery: Delivery | None, outcome: ReceiveOutcome | None, content_type: str = "") -> Response:
     """The answer as the sender gets it.
 
     Args:
@@ -120,14 +128,15 @@ def _fields(body: Any) -> Mapping[str, Any]:
     return body if isinstance(body, Mapping) else {}
 
 
-_SAID = {
+_SAID: dict[ReceiveOutcome | None, str] = {
     "queued": "Started",
     "duplicate": "Already started",
     "accepted": "Accepted, starting shortly",
 }
 
 
-def _slack_message(summary: Mapping[str, Any], disclosure: Disclosure, outcome: str | None) -> dict[str, Any]:
+def _slack_message(summary: Mapping[str, Any], disclosure: Disclosure,
+                   outcome: ReceiveOutcome | None) -> dict[str, Any]:
     """An ephemeral message (only the person who typed the command sees it) in Slack's text format:
     ``&``, ``<`` and ``>`` escaped, as Slack requires of text it should not read as markup.
     https://api.slack.com/reference/surfaces/formatting#escaping"""
@@ -135,10 +144,10 @@ def _slack_message(summary: Mapping[str, Any], disclosure: Disclosure, outcome: 
     if outcome == "no_route" or not runs:
         text = "Received; nothing is configured to run for it."
     elif disclosure == "minimal":
-        text = f"{_SAID.get(outcome or '', 'Received')}."
+        text = f"{_SAID.get(outcome, 'Received')}."
     else:
         names = ", ".join(_escape(str(run.get("dag_id") or run.get("asset") or run.get("route"))) for run in runs)
-        text = f"{_SAID.get(outcome or '', 'Received')}: {names}."
+        text = f"{_SAID.get(outcome, 'Received')}: {names}."
     return {"response_type": "ephemeral", "text": text}
 
 
@@ -146,5 +155,5 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-__all__ = ["DEFAULT_DISCLOSURE", "DISCLOSURES", "Disclosure", "Response", "TWIML_EMPTY",
+__all__ = ["DEFAULT_DISCLOSURE", "DISCLOSURES", "Disclosure", "ReceiveOutcome", "Response", "TWIML_EMPTY",
            "disclosure_option", "present"]

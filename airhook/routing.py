@@ -10,11 +10,11 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, TypeAlias
 
 from jmespath.exceptions import JMESPathError
 
-from .config import RUN_ID_PATTERN, Route
+from .config import RUN_ID_PATTERN, AssetTarget, DagTarget, Route, Target
 from .delivery import Delivery
 from .body import check_depth
 from .errors import ConfNotStorable, MalformedRequest, RouteError
@@ -23,23 +23,57 @@ from .expressions import truthy
 MAX_RUN_ID = 250
 
 
-@dataclass(frozen=True)
+#: What Airflow said about one trigger (airflow/client.py's ``Outcome``): the run or event was
+#: created (``queued``), or one with that id exists (``duplicate``: this delivery was triggered).
+TriggerStatus: TypeAlias = Literal["queued", "duplicate"]
+#: A run's ``status`` in ``receive``'s answer: Airflow's, or why the run was not created.
+#: (``accepted``: queue mode, published for ``deliver``.)
+RunStatus: TypeAlias = Literal["queued", "duplicate", "failed", "not_attempted", "accepted"]
+
+
+@dataclass(frozen=True, init=False)
 class Trigger:
-    """One DAG run to create or, when ``asset`` is set, one asset event (``conf`` is then its
-    ``extra`` and ``dag_run_id`` its deterministic event id)."""
+    """One DAG run to create (:class:`DagTarget`) or one asset event (:class:`AssetTarget`:
+    ``conf`` is then its ``extra`` and ``dag_run_id`` its deterministic event id)."""
 
     route: str
-    dag_id: str | None
+    target: Target
     dag_run_id: str
     conf: dict[str, Any]
     note: str | None = None
-    asset: str | None = None
+
+    def __init__(self, route: str, target: Target | None = None, *, dag_run_id: str,
+                 conf: dict[str, Any], note: str | None = None,
+                 dag_id: str | None = None, asset: str | None = None) -> None:
+        """``target``, or (the older spelling, still used by callers that name a DAG or an asset
+        directly) exactly one of ``dag_id`` and ``asset``."""
+        if target is None:
+            if (dag_id is None) == (asset is None):
+                raise TypeError("Trigger: give a target, or exactly one of dag_id and asset")
+            target = DagTarget(dag_id) if dag_id is not None else AssetTarget(asset or "")
+        elif dag_id is not None or asset is not None:
+            raise TypeError("Trigger: give a target or dag_id/asset, not both")
+        # A frozen dataclass's own __init__ sets its fields the same way.
+        object.__setattr__(self, "route", route)
+        object.__setattr__(self, "target", target)
+        object.__setattr__(self, "dag_run_id", dag_run_id)
+        object.__setattr__(self, "conf", conf)
+        object.__setattr__(self, "note", note)
+
+    # Views for callers that only compare or show the target (Route has the same two).
+    @property
+    def dag_id(self) -> str | None:
+        return self.target.dag_id if isinstance(self.target, DagTarget) else None
+
+    @property
+    def asset(self) -> str | None:
+        return self.target.asset if isinstance(self.target, AssetTarget) else None
 
     def describe(self) -> dict[str, Any]:
         """The trigger as responses and logs show it."""
-        if self.asset is not None:
-            return {"route": self.route, "asset": self.asset, "event_id": self.dag_run_id}
-        return {"route": self.route, "dag_id": self.dag_id, "dag_run_id": self.dag_run_id}
+        if isinstance(self.target, AssetTarget):
+            return {"route": self.route, "asset": self.target.asset, "event_id": self.dag_run_id}
+        return {"route": self.route, "dag_id": self.target.dag_id, "dag_run_id": self.dag_run_id}
 
 
 @dataclass(frozen=True)
@@ -161,15 +195,14 @@ def build_trigger(route: Route, delivery: Delivery, document: dict[str, Any]) ->
                              public=f"route {route.name!r}: run_id is not a valid Airflow run id")
     else:
         run_id = default_run_id(delivery.source, route.name, delivery.delivery_id)
-    if route.asset is not None:
+    if isinstance(route.target, AssetTarget):
         note = None
     elif route.note is not None:
         note = _evaluate(route, "note", route.note, document)
         note = None if note is None else scrub(str(note))
     else:
         note = scrub(f"airhook: {delivery.source} {delivery.event} delivery {delivery.delivery_id}")
-    return Trigger(route=route.name, dag_id=route.dag_id, dag_run_id=run_id, conf=conf, note=note,
-                   asset=route.asset)
+    return Trigger(route=route.name, target=route.target, dag_run_id=run_id, conf=conf, note=note)
 
 
 def route(routes: Iterable[Route], delivery: Delivery) -> list[Trigger]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 from urllib.parse import quote
 
 from .. import logs
@@ -18,7 +18,7 @@ from ..config import AirflowConfig
 from ..errors import (AirflowError, AirflowRejected, AirflowServerError, AirflowUnavailable,
                       AssetNotFound, RunRefused)
 from ..httpconn import Http, Reply
-from ..routing import Trigger, unstorable
+from ..routing import Trigger, TriggerStatus, unstorable
 from .auth import Auth, build_auth
 from .replies import classify, reason, redact
 from .transport import HttpTransport, Probe, Transport, make_pool, parse_version
@@ -50,9 +50,16 @@ class Outcome:
     that id exists, i.e. this delivery was already triggered). ``dag_paused``: the DAG is paused,
     so the run waits until someone unpauses it (None: not known, or an asset event)."""
 
-    status: str
+    status: TriggerStatus
     airflow_status: int
     dag_paused: bool | None = None
+
+
+class Triggerer(Protocol):
+    """What ``receive`` and ``deliver`` need of Airflow: :class:`AirflowClient` over the REST API,
+    or the plugin's ``LocalAirflowClient`` inside Airflow (airhook/plugin/core.py)."""
+
+    def trigger(self, trigger: Trigger, deadline: float | None = None) -> Outcome: ...
 
 
 def accepts(field: str, api: str, version: tuple[int, ...] | None) -> bool:
@@ -173,7 +180,7 @@ class AirflowClient:
         method, path, body = trigger_request(trigger, probe.api, probe.version)
         reply = self.transport.request(method, path, body, timeout, probe.api)
         if reply.status in (200, 201, 409):
-            status = "queued" if reply.status != 409 else "duplicate"
+            status: TriggerStatus = "queued" if reply.status != 409 else "duplicate"
             paused = self.dag_paused(trigger.dag_id, min(timeout, PAUSED_TIMEOUT))
             if paused:
                 self._log("WARNING", f"DAG {trigger.dag_id} is paused: run {trigger.dag_run_id} is "

@@ -16,6 +16,7 @@ from ..config import Config
 from ..errors import AirhookError, RouteError
 from ..delivery import Delivery, Inbound
 from ..routing import Trigger, build_trigger, decide
+from ..senders import Source
 from . import configfile, payload, signing
 from .options import common, config_path
 from .output import FAILED, OK, CliError, Output
@@ -53,7 +54,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     common(parser)
 
 
-def read_delivery(source: Any, draft: signing.Draft) -> Delivery:
+def read_delivery(source: Source, draft: signing.Draft) -> Delivery:
     """``draft`` through ``source``'s own verifier, signed with whatever the source holds (a
     stand-in when the secret's variable is not set; a throwaway key for google-oidc).
 
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     head = {"source": delivery.source, "type": source.type, "event": delivery.event,
             "delivery_id": delivery.delivery_id, "api": api, "config": str(file.path)}
     if delivery.reply is not None:
-        result = {**head, "handshake": dict(delivery.reply), "routes": []}
+        result: dict[str, Any] = {**head, "handshake": dict(delivery.reply), "routes": []}
         if args.json:
             out.data(result)
         else:

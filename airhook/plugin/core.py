@@ -22,7 +22,8 @@ from ..airflow.client import EVENT_ID_KEY, DEDUPE_WINDOW, Outcome
 from ..config import AirflowConfig, Config
 from ..errors import (AirflowError, AirflowRejected, AirflowUnavailable, AirhookError, AssetNotFound,
                       ConfigError, DagNotFound)
-from ..receiver import Receiver, Response, error_response
+from ..receiver import Receiver, error_response
+from ..responses import Response
 from ..routing import Trigger
 
 #: Who the runs are attributed to (``triggering_user_name`` on 3.x; note author): there is no
@@ -223,7 +224,7 @@ class LocalAirflowClient:
     def _dag_bag2(self) -> Any:
         """The web server's own DagBag (``get_airflow_app().dag_bag``), as post_dag_run uses."""
         try:
-            from airflow.www.extensions.init_dagbag import get_airflow_app  # type: ignore[attr-defined]
+            from airflow.www.extensions.init_dagbag import get_airflow_app
             return get_airflow_app().dag_bag
         except Exception:
             pass

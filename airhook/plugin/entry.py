@@ -17,22 +17,32 @@ from .core import airflow_major
 MAJOR = airflow_major()
 
 
+def _fastapi_app() -> Any:
+    from .fastapi_app import (
+        app,  # Airflow 3 only: FastAPI is not in Airflow 2's environment
+    )
+    return app
+
+
+def _flask_parts() -> tuple[Any, dict[str, Any]]:
+    from .flask_app import blueprint  # Airflow 2 only
+    from .page import appbuilder_view
+    return blueprint, appbuilder_view()
+
+
 class AirhookPlugin(AirflowPlugin):
     name = "airhook"
 
     if MAJOR >= 3:
-        from .fastapi_app import app as _app
-        fastapi_apps: list[dict[str, Any]] = [{"app": _app, "url_prefix": "/airhook", "name": "airhook"}]
+        fastapi_apps: list[dict[str, Any]] = [{"app": _fastapi_app(), "url_prefix": "/airhook", "name": "airhook"}]
         # A link in the UI's navigation to the page the app serves (behind Airflow's login).
         external_views: list[dict[str, Any]] = [{
             "name": "airhook", "href": "/airhook/ui/", "destination": "nav", "category": "browse",
             "url_route": "airhook"}]
-        del _app
     else:
-        from .flask_app import blueprint as _blueprint
-        from .page import appbuilder_view as _view
+        _blueprint, _view = _flask_parts()
         flask_blueprints: list[Any] = [_blueprint]
-        appbuilder_views: list[dict[str, Any]] = [_view()]
+        appbuilder_views: list[dict[str, Any]] = [_view]
         del _blueprint, _view
 
 

@@ -41,7 +41,7 @@ def webhook(source: str) -> flask.Response:
                                      query=request.query_string.decode("latin-1"), url=request.url))
     if not read and (request.content_length or "chunked" in headers.get("transfer-encoding", "")):
         # A refused body is not read: close the connection rather than let gunicorn drain it.
-        request._cached_data = b""  # type: ignore[attr-defined]
+        request._cached_data = b""
         response.headers["Connection"] = "close"
     return response
 

@@ -14,7 +14,8 @@ import html
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from ..config import Config
+from .. import runs
+from ..config import Config, Route
 from . import core
 
 #: Prefix of every run id airhook makes by default: ``airhook__<source>__<route>__<delivery>``.
@@ -35,24 +36,12 @@ class Row:
 
 
 def _delivery_run(dag_id: str, run_id: str, state: str, created: str, note: str,
-                  routes: Sequence[Any] = ()) -> Row | None:
-    """The delivery a run came from, read as ``airhook runs`` reads it (airhook.runs) when that
-    module is there, else from the default run id ``airhook__<source>__<route>__<delivery id>``."""
-    try:
-        from .. import runs  # type: ignore[attr-defined]
-    except ImportError:
-        runs = None
-    if runs is not None:
-        try:  # the routes file's (source, route) pairs settle names that contain "__"
-            found = runs.delivery_run(dag_id, run_id, state, created, note, routes=routes)
-        except TypeError:
-            found = runs.delivery_run(dag_id, run_id, state, created, note)
-        return None if found is None else Row(found.source, found.route, found.delivery_id, dag_id, run_id,
-                                              state, created, note)
-    parts = run_id.split("__", 3)
-    if len(parts) != 4 or parts[0] != "airhook":
-        return None
-    return Row(parts[1], parts[2], parts[3], dag_id, run_id, state, created, note)
+                  routes: Sequence[Route] = ()) -> Row | None:
+    """The delivery a run came from, read as ``airhook runs`` reads it (airhook.runs): the routes
+    file's (source, route) pairs settle names that contain ``__``."""
+    found = runs.delivery_run(dag_id, run_id, state, created, note, routes=routes)
+    return None if found is None else Row(found.source, found.route, found.delivery_id, dag_id, run_id,
+                                          state, created, note)
 
 
 def recent(config: Config, *, source: str | None = None, delivery: str | None = None,

@@ -4,11 +4,15 @@ JMESPath expression over the parsed body, or a constant."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, get_args
 
 from ..delivery import Inbound
 from ..errors import ConfigError, MalformedRequest
 from .options import header_name_option
+
+
+#: Where a locator reads: a request header, a JMESPath expression over the body, or a constant.
+LocatorKind = Literal["header", "body", "value"]
 
 
 @dataclass(frozen=True)
@@ -19,7 +23,7 @@ class Locator:
     Config: ``{header: X-Event-Type}``, ``{body: data.type}`` or ``{value: nightly}``.
     """
 
-    kind: str
+    kind: LocatorKind
     name: str
     expression: Any = None
 
@@ -46,7 +50,7 @@ def locator_option(raw: Mapping[str, Any], key: str, where: str, *,
     value = raw.get(key, default)
     if value is None:
         return None
-    kinds = ("header", "body", "value")
+    kinds: tuple[LocatorKind, ...] = get_args(LocatorKind)
     if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in kinds:
         raise ConfigError(f"{where}.{key}: expected a mapping with exactly one of "
                           f"{', '.join(kinds)}")
