@@ -13,7 +13,7 @@ export AIRHOOK_CACHE ?= $(CACHE)
 # The harness would bootstrap its own uv; the dev venv already has one.
 export AIRHOOK_UV ?= $(abspath $(UV))
 
-.PHONY: run run-plugin bench-plugin test test-unit test-integration test-slow test-reliability test-long bench system-deps venv clean
+.PHONY: lint run run-plugin bench-plugin test test-unit test-integration test-slow test-reliability test-long bench system-deps venv clean
 
 venv: $(VENV)/.installed
 
@@ -38,7 +38,12 @@ AIRFLOW ?= 3.3.2
 run-plugin: venv system-deps
 	$(PY) -m tools.run_local --plugin --airflow-version $(AIRFLOW)
 
-test: venv system-deps
+# Types and lint first (seconds): mypy --strict over the package, ruff over everything.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy airhook main.py
+
+test: venv system-deps lint
 	$(PY) -m pytest tests
 
 test-unit: venv

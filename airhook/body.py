@@ -15,8 +15,9 @@ import gc
 import json
 import math
 import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .errors import MalformedRequest, UnsupportedMediaType
 
@@ -80,6 +81,7 @@ def check_depth(document: Any, limit: int = MAX_DEPTH) -> None:
         if depth > limit:
             raise MalformedRequest(f"JSON nested deeper than {limit} levels",
                                    public=f"JSON nested deeper than {limit} levels")
+        children: Iterable[Any]
         if isinstance(node, dict):
             children = node.values()
         elif isinstance(node, list):
@@ -199,7 +201,7 @@ def parse_form(raw: bytes, max_fields: int = MAX_FORM_FIELDS) -> dict[str, list[
 # ------------------------------------------------------------------------------- what senders read
 
 
-def flat_form(fields: Mapping[str, list[str]]) -> dict[str, Any]:
+def flat_form(fields: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     """A form as routes want it: a field sent once is a string, one sent several times a list."""
     return {name: values[0] if len(values) == 1 else list(values) for name, values in fields.items()}
 

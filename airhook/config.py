@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import (
     Any,
-    Callable,
-    Collection,
     Literal,
-    Mapping,
     TypeAlias,
     get_args,
     overload,
@@ -35,8 +33,8 @@ from .errors import ConfigError, KeyPath
 from .expressions import Expression, compile_expression
 from .responses import DEFAULT_DISCLOSURE, Disclosure, disclosure_option
 from .senders import Source, build_source, default_deadline
-from .senders.options import strings_option
 from .senders.google_oidc import GOOGLE_CERTS_URL
+from .senders.options import strings_option
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 #: ``airflow.auth.type``: how airhook authenticates to Airflow (docs/configuration.md).

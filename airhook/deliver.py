@@ -28,15 +28,26 @@ import binascii
 import json
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from . import logs
 from .airflow.client import AirflowClient, Triggerer
 from .config import Config
 from .envelope import Envelope, MalformedEnvelope, parse_timestamp, rfc3339, verify
-from .errors import (AirflowAuthError, AirflowError, AirflowServerError, AirflowUnavailable, BadSignature,
-                     ConfigError, QueueUnavailable, RunRefused, VerificationError, VerificationUnavailable)
+from .errors import (
+    AirflowAuthError,
+    AirflowError,
+    AirflowServerError,
+    AirflowUnavailable,
+    BadSignature,
+    ConfigError,
+    QueueUnavailable,
+    RunRefused,
+    VerificationError,
+    VerificationUnavailable,
+)
 from .pubsub import Message, PubSub, attribute
 from .senders.google_oidc import CertCache, bearer_token, verify_id_token
 

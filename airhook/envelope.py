@@ -19,9 +19,10 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Literal, Mapping, TypeAlias, get_args
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeAlias, get_args
 
 from .config import DAG_ID_PATTERN, RUN_ID_PATTERN, AssetTarget, DagTarget, Target
 from .delivery import Delivery
@@ -89,7 +90,7 @@ def verify(data: bytes, attributes: Mapping[str, str], keys: tuple[bytes, ...]) 
 
 def rfc3339(epoch: float) -> str:
     """``2024-05-01T10:00:00.123Z``: how airhook writes times into messages."""
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_timestamp(text: str) -> float:
@@ -104,7 +105,7 @@ def parse_timestamp(text: str) -> float:
         text = f"{head}.{rest[:min(digits, 6)]}{rest[digits:]}"
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 

@@ -7,7 +7,8 @@ import json
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import flask
 
@@ -119,7 +120,7 @@ def handle(receiver: Receiver, request: flask.Request) -> flask.Response:
         # A refused body (413, 404, 405, unreadable) is not buffered: functions-framework's
         # after_request hook calls get_data(), which returns this instead of reading to the end, and
         # closing the connection keeps gunicorn from draining the rest before the next request.
-        request._cached_data = b""  # type: ignore[attr-defined]
+        request._cached_data = b""
         # Lingering close: once the answer is written (gunicorn closes the response, then the
         # connection), a bounded body is discarded, so a client still sending finishes and reads
         # the answer already waiting for it; a client that waits gets it at once.

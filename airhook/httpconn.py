@@ -29,8 +29,9 @@ import ipaddress
 import json
 import ssl
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
 if TYPE_CHECKING:
@@ -286,7 +287,9 @@ def _proxy_for(scheme: str, host: str) -> tuple[str, dict[str, str]] | None:
     import urllib3
 
     proxies = urllib.request.getproxies_environment()
-    if not proxies or urllib.request.proxy_bypass_environment(host, proxies) or _in_no_proxy_network(host, proxies):
+    # proxy_bypass_environment is public in CPython but missing from typeshed.
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if not proxies or bypass(host, proxies) or _in_no_proxy_network(host, proxies):
         return None
     proxy = proxies.get(scheme) or proxies.get("all")
     if not proxy:
@@ -349,7 +352,8 @@ def _describe(exc: BaseException) -> str:
     elif isinstance(cause, OSError) and cause.strerror:
         text = f"[Errno {cause.errno}] {cause.strerror}" if cause.errno else cause.strerror
     elif isinstance(cause, _urllib3().error):
-        text = type(cause).__doc__.strip().splitlines()[0] if type(cause).__doc__ else ""
+        doc = type(cause).__doc__
+        text = doc.strip().splitlines()[0] if doc else ""
     else:
         text = str(cause)
     return f"{type(cause).__name__}: {text[:200]}"

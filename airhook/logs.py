@@ -7,7 +7,8 @@ import json
 import sys
 import threading
 import time
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 _write_lock = threading.Lock()
 

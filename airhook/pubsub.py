@@ -17,8 +17,9 @@ import base64
 import json
 import os
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from .authorized import AuthorizedHttp, Credentials, GoogleCredentials, StaticCredentials
 from .backoff import Backoff, retry_until

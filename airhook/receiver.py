@@ -7,15 +7,25 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
-from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from . import logs
 from .airflow.client import AirflowClient, Outcome, Triggerer
 from .config import Config
 from .delivery import Delivery, Inbound
-from .errors import (AirflowError, AirflowUnavailable, AirhookError, DryRunForbidden, MethodNotAllowed,
-                     PayloadTooLarge, QueueUnavailable, UnknownSource, VerificationError)
+from .errors import (
+    AirflowError,
+    AirflowUnavailable,
+    AirhookError,
+    DryRunForbidden,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    QueueUnavailable,
+    UnknownSource,
+    VerificationError,
+)
 from .responses import Response, present
 from .routing import Trigger, explain, route
 from .senders import Source

@@ -27,8 +27,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence, TextIO
+from typing import TextIO
 
 from .config import TOPIC_PATTERN
 from .deliver import without_failure

@@ -34,8 +34,9 @@ pipeline built them: their body is part of a protocol or is the point of the req
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Mapping, TypeAlias, get_args
+from typing import Any, Literal, TypeAlias, get_args
 
 from .body import FORM_TYPE
 from .delivery import Delivery

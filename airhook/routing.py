@@ -9,14 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from jmespath.exceptions import JMESPathError
 
+from .body import check_depth
 from .config import RUN_ID_PATTERN, AssetTarget, DagTarget, Route, Target
 from .delivery import Delivery
-from .body import check_depth
 from .errors import ConfNotStorable, MalformedRequest, RouteError
 from .expressions import truthy
 
@@ -190,7 +191,8 @@ def build_trigger(route: Route, delivery: Delivery, document: dict[str, Any]) ->
     if route.run_id is not None:
         run_id = _evaluate(route, "run_id", route.run_id, document)
         if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id) or len(run_id) > MAX_RUN_ID:
-            shape = f"{type(run_id).__name__} of length {len(run_id)}" if isinstance(run_id, str) else type(run_id).__name__
+            shape = (f"{type(run_id).__name__} of length {len(run_id)}" if isinstance(run_id, str)
+                     else type(run_id).__name__)
             raise RouteError(f"route {route.name}: run_id ({shape}) is not a valid Airflow run id",
                              public=f"route {route.name!r}: run_id is not a valid Airflow run id")
     else:

@@ -11,9 +11,10 @@ override either; a run that carries neither default is not recognisable as airho
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .config import ROUTE_NAME_PATTERN, SOURCE_NAME_PATTERN, Route
@@ -30,7 +31,7 @@ PAGE = 100
 #: How many of each DAG's newest runs are read at most when looking for airhook's among them.
 DEFAULT_SCAN = 1000
 #: Sorts a run without a usable date after every dated one.
-_UNDATED = datetime.min.replace(tzinfo=timezone.utc)
+_UNDATED = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def _when(created: str | None) -> datetime:
         moment = datetime.fromisoformat(created)
     except ValueError:
         return _UNDATED
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def same_delivery(row: DeliveryRun, delivery: str) -> bool:

@@ -37,23 +37,23 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from airhook.senders.github import sign  # noqa: E402
+from tests.pubsub_push import PUSH_ACCOUNT, PUSH_AUDIENCE, SIGNING_KEY, PushIdentity, PushProxy  # noqa: E402
 from tools.function_server import FunctionServer  # noqa: E402
 from tools.local_airflow import AIRFLOW3_VERSION, AirflowServer, cache_dir  # noqa: E402
 from tools.pubsub_emulator import PubSubEmulator  # noqa: E402
-from tests.pubsub_push import PUSH_ACCOUNT, PUSH_AUDIENCE, SIGNING_KEY, PushIdentity, PushProxy  # noqa: E402
 
 SECRET = "bench-queue-secret"
 DAG = "billing_sync"

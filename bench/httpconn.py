@@ -43,7 +43,8 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
-from typing import Any, Callable, Mapping  # noqa: E402
+from collections.abc import Callable, Mapping  # noqa: E402
+from typing import Any  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
 BODY = json.dumps({"dag_run_id": "airhook__github__deploy-main__769f995e-3572-49d7-ad44-3c263e56540f",

@@ -36,9 +36,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -110,7 +111,7 @@ class OtherLoad:
     def __init__(self, standin_cpu: Callable[[], float]) -> None:
         self.standin_cpu = standin_cpu
 
-    def __enter__(self) -> "OtherLoad":
+    def __enter__(self) -> OtherLoad:
         self.t0, self.busy0 = time.perf_counter(), machine_busy_seconds()
         self.own0, self.standin0 = self._own(), self.standin_cpu()
         return self
@@ -171,7 +172,7 @@ def first_200(server: FunctionServer, target: Target, body: bytes, signature: st
             status, reply = post(server.port, body, signature, f"cold-{uuid.uuid4()}")
         except (ConnectionRefusedError, ConnectionResetError):
             if time.perf_counter() > limit:
-                raise RuntimeError(f"{target.name} not answering after {deadline}s; see {server.log_path}")
+                raise RuntimeError(f"{target.name} not answering after {deadline}s; see {server.log_path}") from None
             time.sleep(0.002)
             continue
         elapsed = time.perf_counter() - server.started
@@ -583,8 +584,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown targets {''.join(sorted(unknown))}")
 
-    import functions_framework as ff_module  # noqa: F401  (fails early outside the venv)
     from importlib.metadata import version
+
+    import functions_framework as ff_module  # noqa: F401  (fails early outside the venv)
 
     load_before = wait_quiet(args.wait_quiet)
     began = time.perf_counter()

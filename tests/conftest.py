@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 # Real local Airflow 2/3 and the Pub/Sub emulator, started lazily, once per session, for every
 # test directory (integration, cli, reliability) alike.
-from tests.fixtures_local import (airflow, airflow2, airflow3, local_airflows,  # noqa: F401
-                                  pubsub_emulator)
+from tests.fixtures_local import airflow, airflow2, airflow3, local_airflows, pubsub_emulator  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Real GitHub deliveries (octokit/webhooks examples, MIT; see tests/payloads/README.md).

@@ -22,8 +22,9 @@ import hashlib
 import hmac
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 from tests.stubs import Answer, Recorded
@@ -66,7 +67,7 @@ def expected_signature(request: Recorded, secret: str = SECRET_KEY) -> str:
     scope = f"{match['date']}/{match['region']}/{match['service']}/aws4_request"
     to_sign = "\n".join(["AWS4-HMAC-SHA256", request.headers["x-amz-date"], scope,
                          hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
-    key = _hmac(f"AWS4{secret}".encode("utf-8"), match["date"])
+    key = _hmac(f"AWS4{secret}".encode(), match["date"])
     for part in (match["region"], match["service"], "aws4_request"):
         key = _hmac(key, part)
     return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()

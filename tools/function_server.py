@@ -12,8 +12,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from tools import procfs
 from tools.ports import free_port
@@ -68,7 +69,7 @@ class FunctionServer:
             self.workdir = Path(tempfile.mkdtemp(prefix="airhook-fn-"))
         return self.workdir
 
-    def start(self, timeout: float = 30.0, *, wait: bool = True) -> "FunctionServer":
+    def start(self, timeout: float = 30.0, *, wait: bool = True) -> FunctionServer:
         """Start the server and, with ``wait``, return once it answers (``/_health``). Without
         ``wait`` it returns at once (a caller timing the cold start polls on its own)."""
         log = self.log_path.open("ab")
@@ -123,7 +124,7 @@ class FunctionServer:
         if proc is not None:
             kill_tree(proc, grace=10.0)
 
-    def __enter__(self) -> "FunctionServer":
+    def __enter__(self) -> FunctionServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -17,11 +17,20 @@ import argparse
 import os
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
-from tools.local_airflow import (AIRFLOW2_VERSION, AIRFLOW3_VERSION, RESOLVE_AS_OF, AirflowServer,
-                                 InstallError, cache_dir, ensure_uv, ensure_venv, uv_env)
+from tools.local_airflow import (
+    AIRFLOW2_VERSION,
+    AIRFLOW3_VERSION,
+    RESOLVE_AS_OF,
+    AirflowServer,
+    InstallError,
+    cache_dir,
+    ensure_uv,
+    ensure_venv,
+    uv_env,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,8 +22,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from tools.ports import free_port
 from tools.processes import kill_tree, tail

@@ -9,7 +9,8 @@ import base64
 import json
 import threading
 import time
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from ..authorized import Credentials, GoogleCredentials, StaticCredentials
 from ..config import AirflowConfig
@@ -113,12 +114,12 @@ def build_auth(config: AirflowConfig, pool: Http, google_pool: Http | None = Non
     if auth.type == "none":
         return StaticAuth({})
     if auth.type == "basic":
-        pair = f"{auth.username}:{auth.password}".encode("utf-8")
+        pair = f"{auth.username}:{auth.password}".encode()
         return StaticAuth({"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")})
     if auth.type == "bearer":
         return StaticAuth({"Authorization": f"Bearer {auth.token}"})
     if auth.type == "airflow-jwt":
-        assert auth.username is not None and auth.password is not None
+        assert auth.username is not None and auth.password is not None and config.url is not None
         return AirflowJwtAuth(config.url, auth.username, auth.password, pool, config.timeout)
     if auth.type == "google":
         return GoogleAuth(auth.scopes, google_pool if google_pool is not None else pool)

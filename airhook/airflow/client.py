@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from .. import logs
 from ..backoff import retry_until
 from ..config import AirflowConfig
-from ..errors import (AirflowError, AirflowRejected, AirflowServerError, AirflowUnavailable,
-                      AssetNotFound, RunRefused)
+from ..errors import AirflowError, AirflowRejected, AirflowServerError, AirflowUnavailable, AssetNotFound, RunRefused
 from ..httpconn import Http, Reply
 from ..routing import Trigger, TriggerStatus, unstorable
 from .auth import Auth, build_auth

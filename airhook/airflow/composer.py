@@ -14,7 +14,6 @@ import dataclasses
 import threading
 from typing import Any
 
-
 from ..authorized import AuthorizedHttp
 from ..config import AirflowConfig
 from ..errors import AirflowAuthError, AirflowRejected, AirflowServerError, TargetNotFound

@@ -14,8 +14,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ..config import AirflowConfig
-from ..errors import (AirflowAuthError, AirflowError, AirflowRejected, AirflowServerError,
-                      AirflowUnavailable, ConfigError, RunRefused, TargetNotFound)
+from ..errors import (
+    AirflowAuthError,
+    AirflowError,
+    AirflowRejected,
+    AirflowServerError,
+    AirflowUnavailable,
+    ConfigError,
+    RunRefused,
+    TargetNotFound,
+)
 from .transport import Probe, Reply, parse_version
 
 #: InvokeRestApi's ``Path`` limit (its API model: 1 to 64 characters, no version prefix).
@@ -89,7 +97,8 @@ class MwaaTransport:
         return f"MwaaTransport({self.name!r})"
 
     def request(self, method: str, path: str, body: Any, timeout: float, api: str) -> Reply:
-        # ``api`` is not needed: MWAA's Path carries no version prefix. ``timeout`` is not applied per call: botocore fixes its timeouts per client
+        # ``api`` is not needed: MWAA's Path carries no version prefix. ``timeout`` is not applied
+        # per call: botocore fixes its timeouts per client
         # (airflow.timeout), so an attempt may outlast what is left of the deadline.
         api_path, query = split_path(path)
         if len(api_path) > MAX_PATH:
@@ -107,7 +116,7 @@ class MwaaTransport:
         except self._exceptions.ClientError as exc:
             # Airflow answered, with an error: MWAA carries its status and body.
             response = exc.response
-            return Reply(int(response.get("RestApiStatusCode") or 502),
+            return Reply(int(str(response.get("RestApiStatusCode") or 502)),
                          _body(response.get("RestApiResponse")))
         return Reply(int(answer.get("RestApiStatusCode") or 200), _body(answer.get("RestApiResponse")))
 

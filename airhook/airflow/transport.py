@@ -10,8 +10,9 @@ Failures to reach Airflow become :class:`AirflowUnavailable`. The connections li
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from ..authorized import AuthorizedHttp, Credentials
 from ..config import AirflowConfig

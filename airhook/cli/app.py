@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .. import __version__
 from ..errors import AirhookError
@@ -28,7 +29,7 @@ examples:
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line that says where to find help."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise CliError(f"{message} (see {self.prog} --help)", USAGE)
 
 

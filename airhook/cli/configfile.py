@@ -10,9 +10,10 @@ replaced by a stand-in so that the rest of the file can still be checked or expl
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import yaml
 

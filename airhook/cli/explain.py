@@ -13,8 +13,8 @@ from typing import Any
 
 from ..airflow.client import EVENT_ID_KEY, redact, trigger_request
 from ..config import Config
-from ..errors import AirhookError, RouteError
 from ..delivery import Delivery, Inbound
+from ..errors import AirhookError, RouteError
 from ..routing import Trigger, build_trigger, decide
 from ..senders import Source
 from . import configfile, payload, signing

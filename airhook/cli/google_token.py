@@ -8,7 +8,8 @@ import dataclasses
 import json
 import os
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .output import CliError
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 from .options import common
@@ -70,7 +71,7 @@ def parse_since(value: str, now: datetime) -> datetime:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise CliError(f"--since {value!r}: expected a duration (30m, 2h, 3d) or an ISO 8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def succeeded(delivery: dict[str, Any]) -> bool:
@@ -86,7 +87,7 @@ def delivered_at(delivery: dict[str, Any]) -> datetime | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,8 @@ class GitHub:
         while url:
             response = self._call("GET", url)
             if response.status_code != 200:
-                raise CliError(f"GitHub answered {response.status_code} listing deliveries: {_message(response)}", FAILED)
+                raise CliError(f"GitHub answered {response.status_code} listing deliveries: "
+                               f"{_message(response)}", FAILED)
             page = response.json()
             if not isinstance(page, list):
                 raise CliError("GitHub's deliveries answer is not a list", FAILED)
@@ -212,7 +214,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     if not token:
         raise CliError("GITHUB_TOKEN is not set: a token with admin:repo_hook (or Webhooks read and write) "
                        "on the repository")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     since = parse_since(args.since, now)
     api_url = args.api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API
     github = GitHub(api_url, token, args.timeout)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .. import runs
 from ..errors import AirflowError
@@ -61,7 +61,7 @@ def _when(created: str | None) -> str:
     except ValueError:
         return created
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 

@@ -7,7 +7,8 @@ import argparse
 import json
 import os
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .. import config, senders
@@ -88,7 +89,8 @@ def load_source(path: str, name: str, environ: Mapping[str, str], *, secret_give
     file = configfile.read(path)
     resolved = configfile.resolve(file, environ)
     document = resolved.document if isinstance(resolved.document, dict) else {}
-    sources = document.get("sources") if isinstance(document.get("sources"), dict) else {}
+    found = document.get("sources")
+    sources: dict[str, Any] = found if isinstance(found, dict) else {}
     if name not in sources:
         known = ", ".join(sources) or "none"
         raise CliError(f"{file.path}: no source named {name!r} (configured: {known})")
@@ -231,7 +233,8 @@ def _print_answer(out: Output, answer: dict[str, Any]) -> None:
             target = run.get("dag_id") or run.get("asset")
             run_id = run.get("dag_run_id") or run.get("event_id")
             status = str(run.get("status"))
-            colour = style.green if status == "queued" else style.yellow if status in ("duplicate", "accepted") else style.red
+            colour = (style.green if status == "queued"
+                      else style.yellow if status in ("duplicate", "accepted") else style.red)
             out.line(f"  {colour(f'{status:<9}')}  {run.get('route')} -> {target}  run {run_id}")
     elif "error" not in answer:
         rest = {k: v for k, v in answer.items() if k not in ("delivery_id", "source", "event")}

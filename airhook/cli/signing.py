@@ -16,7 +16,7 @@ import secrets as _random
 import string
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -214,7 +214,7 @@ class Context:
         return True
 
     def iso_now(self) -> str:
-        return datetime.fromtimestamp(int(self.now), timezone.utc).isoformat().replace("+00:00", "Z")
+        return datetime.fromtimestamp(int(self.now), UTC).isoformat().replace("+00:00", "Z")
 
     def random_id(self, kind: str) -> str:
         return random_id(kind)

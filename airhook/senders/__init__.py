@@ -10,8 +10,9 @@ configured source uses them, so a GitHub-only deployment never pays for the othe
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import ConfigError
 from .base import DEFAULT_DEADLINE, DEFAULT_MAX_BODY_BYTES, SenderType, Source
@@ -68,7 +69,7 @@ def default_deadline(kind: Any) -> float:
 def build_source(name: str, raw: Mapping[str, Any], where: str) -> Source:
     """Build the source named ``name`` from its config mapping (``where`` locates it in errors)."""
     kind = raw.get("type")
-    if not is_type(kind):
+    if not isinstance(kind, str) or not is_type(kind):
         raise ConfigError(f"{where}.type: unknown sender type {kind!r}; expected one of {', '.join(types())}")
     return sender(kind).from_config(name, raw, where)
 

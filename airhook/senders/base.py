@@ -11,8 +11,9 @@ typing, so a deployment pays for it and for its configured types only.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..delivery import Delivery, Inbound
@@ -31,9 +32,15 @@ EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 class Source(Protocol):
     """A configured source: its name (the URL path) and how to verify its deliveries."""
 
-    name: str
-    type: str
-    max_body_bytes: int
+    # Read-only (properties): the sources are frozen dataclasses.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def max_body_bytes(self) -> int: ...
 
     def verify(self, inbound: Inbound, now: float) -> Delivery:
         """Verify ``inbound`` and return the delivery, or raise a RequestError subclass."""
@@ -129,7 +136,8 @@ def first_secret(source: Any, override: str | None) -> bytes | None:
     ``override`` (``--secret``) as the config would take it."""
     if override is not None:
         return override.encode("utf-8")
-    return source.secrets[0]
+    secret: bytes = source.secrets[0]
+    return secret
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ https://support.atlassian.com/bitbucket-cloud/docs/manage-webhooks/#Secure-webho
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from ..body import parse_json_body
 from ..delivery import Delivery, Inbound

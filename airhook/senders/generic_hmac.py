@@ -16,16 +16,24 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from ..body import parse_generic_body
 from ..delivery import Delivery, Inbound
 from ..errors import BadSignature, ConfigError, MissingSignature
 from .base import Example, Outgoing, SecretSource, SenderType
 from .locators import Locator, locator_option, required_value
-from .options import (check_keys, header_name_option, max_body_option, secrets_option, string_option,
-                      tolerance_option, url_option)
+from .options import (
+    check_keys,
+    header_name_option,
+    max_body_option,
+    secrets_option,
+    string_option,
+    tolerance_option,
+    url_option,
+)
 from .request import delivery_id, routable_headers, signed_url
 from .signatures import any_hmac_matches, decode_base64, hex_candidate, hmac_text
 from .timestamps import check_window, parse_unix_timestamp

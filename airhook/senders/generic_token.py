@@ -9,8 +9,9 @@ supported: URLs end up in logs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ..body import parse_generic_body
 from ..delivery import Delivery, Inbound

@@ -15,8 +15,9 @@ https://gitlab.com/gitlab-org/gitlab/-/merge_requests/230944 (signing tokens)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ..body import field_text, parse_json_body
 from ..delivery import Delivery, Inbound

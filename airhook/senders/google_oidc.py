@@ -28,14 +28,21 @@ import ipaddress
 import json
 import re
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..body import field_text, parse_generic_body, parse_json
 from ..delivery import Delivery, Inbound
-from ..errors import (BadSignature, ConfigError, MalformedRequest, MissingSignature, TimestampOutOfWindow,
-                      VerificationUnavailable)
+from ..errors import (
+    BadSignature,
+    ConfigError,
+    MalformedRequest,
+    MissingSignature,
+    TimestampOutOfWindow,
+    VerificationUnavailable,
+)
 from .base import Example, Outgoing, SenderType, SigningError, SourceBase
 from .locators import Locator, locator_option
 from .options import check_keys, int_option, max_body_option, strings_option, url_option

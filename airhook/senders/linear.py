@@ -12,8 +12,9 @@ https://linear.app/developers/webhooks#securing-webhooks
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from ..body import field_text, parse_json_body, required_field
 from ..delivery import Delivery, Inbound

@@ -3,13 +3,13 @@ JMESPath expression over the parsed body, or a constant."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, get_args
+from typing import Any, Literal, get_args
 
 from ..delivery import Inbound
 from ..errors import ConfigError, MalformedRequest
 from .options import header_name_option
-
 
 #: Where a locator reads: a request header, a JMESPath expression over the body, or a constant.
 LocatorKind = Literal["header", "body", "value"]

@@ -4,7 +4,8 @@ URLs, each error naming where in the config it is."""
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError

@@ -6,8 +6,9 @@ https://developer.pagerduty.com/docs/webhooks-overview#verifying-signatures
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from ..body import parse_json_body, required_field
 from ..delivery import Delivery, Inbound

@@ -4,7 +4,7 @@ routes may read (never a credential), and the URL a URL-signing sender signed.""
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from ..delivery import Inbound

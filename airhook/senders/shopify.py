@@ -17,8 +17,9 @@ https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-5-verify-the-w
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from ..body import parse_json_body
 from ..delivery import Delivery, Inbound

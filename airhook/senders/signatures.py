@@ -7,7 +7,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import BadSignature, MissingSignature
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from ..body import FORM_TYPE, field_text, flat_form, parse_form, parse_json, parse_json_body
 from ..delivery import Delivery, Inbound

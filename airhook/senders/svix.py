@@ -11,11 +11,19 @@ https://docs.svix.com/receiving/verifying-payloads/how-manual
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .base import Example, SenderType
-from .standard_webhooks import (CREDENTIAL_HEADERS, STANDARD, SVIX, StandardWebhooksSource, build,
-                                sign_delivery, signing_key)
+from .standard_webhooks import (
+    CREDENTIAL_HEADERS,
+    STANDARD,
+    SVIX,
+    StandardWebhooksSource,
+    build,
+    sign_delivery,
+    signing_key,
+)
 
 __all__ = ["CREDENTIAL_HEADERS", "SENDER", "from_config"]
 

@@ -8,9 +8,10 @@ https://developer.zendesk.com/documentation/webhooks/verifying/
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..body import FORM_TYPE, field_text, flat_form, parse_form, parse_json_body, required_field
 from ..delivery import Delivery, Inbound
@@ -96,6 +97,7 @@ class ZendeskSource(SecretSource):
                          inbound.header(TIMESTAMP_HEADER), self.secrets, now, self.tolerance)
         body = _read(inbound)
         kind = field_text(body, "type")
+        ident: str | None
         if kind is not None and kind.startswith(EVENT_TYPE_PREFIX):
             ident = required_field(body, "id")
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 try:  # Airflow 3
@@ -34,7 +34,7 @@ with DAG(
     dag_id="orders_refresh",
     description="Runs on every event of the 'orders' asset (airhook asset routes)",
     schedule=[ORDERS],
-    start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2024, 1, 1, tzinfo=UTC),
     catchup=False,
     is_paused_upon_creation=False,
     tags=["airhook", "demo"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 try:  # Airflow 3: the Task SDK is the public authoring interface.
@@ -23,7 +23,7 @@ log = logging.getLogger("airhook.demo")
 
 # Fixed and in the past: a moving start_date confuses the scheduler, and with schedule=None and
 # catchup=False no run is ever created by the scheduler itself.
-START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def _demo_dag(dag_id: str, description: str) -> DAG:

@@ -4,8 +4,8 @@ non-zero exit, every unset variable reported; ``--airflow`` against a real Airfl
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,7 +21,7 @@ HOOK = "/repos/octo-org/etl/hooks/42"
 
 
 def delivery(ident: int, guid: str, code: int, minutes_ago: float, *, redelivery: bool = False) -> dict[str, Any]:
-    when = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    when = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     status = {200: "OK", 0: "Timed out"}.get(code, f"Invalid HTTP Response: {code}")
     return {"id": ident, "guid": guid, "delivered_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "redelivery": redelivery, "duration": 0.5, "status": status, "status_code": code,
@@ -139,7 +140,7 @@ def test_dry_run_lists_only(github: GitHubStandIn) -> None:
 
 
 def test_a_longer_window_reaches_the_next_page(github: GitHubStandIn) -> None:
-    since = (datetime.now(timezone.utc) - timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    since = (datetime.now(UTC) - timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
     result = run(github, "--since", since, "--dry-run", "--json")
     assert [r["guid"] for r in result.json()["redeliveries"]] == ["guid-G", "guid-F", "guid-E", "guid-A"]
     assert len(github.gets()) == 3

@@ -5,8 +5,9 @@ that became no run exits 1; clear one-line errors."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

@@ -140,7 +140,7 @@ def test_a_body_for_airflow_before_2_5_2_is_still_taken_by_2_11(airflow2: Airflo
     assert airflow2.get_dag_run("deploy", run.dag_run_id) is not None
 
 
-def test_airflow_before_2_5_2_gets_a_body_it_takes(airflow2_oldest: AirflowServer) -> None:
+def test_airflow_before_2_5_2_gets_a_body_it_takes(airflow2_oldest: AirflowServer) -> None:  # noqa: F811
     """Airflow 2.5.1 (MWAA still lists it) answers 400 "Unknown field" to a note: airhook learns the
     version from the probe and leaves the note out, behind a front end too."""
     refused = airflow2_oldest.trigger("deploy", f"raw-{uuid.uuid4().hex[:8]}", {"n": 1}, note="n")

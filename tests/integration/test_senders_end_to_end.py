@@ -10,7 +10,8 @@ import datetime as dt
 import json
 import time
 import uuid
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -131,7 +132,7 @@ def scheduler_delivery() -> tuple[str, bytes, dict[str, str], dict[str, Any]]:
     token = jwt.encode(SIGNER, {"aud": AUDIENCE, "azp": "1", "sub": "1", "email": SCHEDULER_SA,
                                 "email_verified": True, "iat": now, "exp": now + 3600,
                                 "iss": "https://accounts.google.com"}).decode()
-    tick = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{uuid.uuid4().int % 1000:03d}Z"
+    tick = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{uuid.uuid4().int % 1000:03d}Z"
     headers = {"Authorization": f"Bearer {token}", "X-CloudScheduler": "true",
                "X-CloudScheduler-JobName": "nightly-billing", "X-CloudScheduler-ScheduleTime": tick}
     return "scheduler", b'{"date": "2026-11-25"}', headers, {"job": "nightly-billing", "date": "2026-11-25"}

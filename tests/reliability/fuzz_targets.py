@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 try:
     import atheris
@@ -166,8 +167,9 @@ _ROUTES: Any = None
 def _routes() -> Any:
     global _ROUTES
     if _ROUTES is None:
-        from .test_bad_input import ROUTING_DOCUMENT
         from airhook import config
+
+        from .test_bad_input import ROUTING_DOCUMENT
         _ROUTES = config.parse(ROUTING_DOCUMENT, {}).routes
     return _ROUTES
 

@@ -23,9 +23,10 @@ import json
 import secrets as _secrets
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from airhook import config as config_module
 from airhook import logs

@@ -13,8 +13,9 @@ buffered by functions-framework (memory, no answer to a huge Content-Length).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airhook.receiver import Response

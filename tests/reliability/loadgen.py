@@ -17,12 +17,12 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .figures import percentile
 from .profiles import Profile
-
 
 #: Placed in every body the load generator sends: the log scans look for it.
 LOAD_CANARY = "CNRY!load-" + uuid.uuid4().hex[:10]

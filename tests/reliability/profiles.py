@@ -15,10 +15,11 @@ import hmac
 import json
 import os
 import secrets as _secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from functools import lru_cache
-from typing import Any, Callable, Mapping
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 #: Where URL-signing senders (HubSpot, Twilio) are configured to think they post.
@@ -165,7 +166,7 @@ def _token() -> str:
 
 
 def iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ------------------------------------------------------------------------------------------ builders
@@ -371,7 +372,7 @@ OIDC_AUDIENCE = PUBLIC_BASE + "/r-google-oidc"
 OIDC_EMAIL = "scheduler@reliability.iam.gserviceaccount.com"
 
 
-@lru_cache(maxsize=None)
+@cache
 def oidc_keys() -> dict[str, Any]:
     """Two RSA keys: ``signer`` (its certificate is served as Google's ``kid-1``) and ``impostor``
     (another key claiming ``kid-1``); ``certs`` is what the certificate endpoint serves."""

@@ -70,7 +70,7 @@ def send(port: int, data: bytes, *, timeout: float = 10.0, half_close: bool = Fa
             sock.settimeout(max(0.05, deadline - time.monotonic()))
             try:
                 chunk = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 break
             except OSError:
                 break

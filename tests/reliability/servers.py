@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from tools.function_server import FunctionServer
 
@@ -41,7 +42,7 @@ def airhook_server(airflow: Any, names: tuple[str, ...], *, suite: str, deadline
                 names_ = []
                 for j, value in enumerate(source[key]):
                     env[f"RELIABILITY_SECRET_{i}_{j}"] = value
-                    names_.append("${RELIABILITY_SECRET_%d_%d}" % (i, j))
+                    names_.append(f"${{RELIABILITY_SECRET_{i}_{j}}}")
                 source[key] = names_
         if deadline is not None:
             source["deadline"] = deadline

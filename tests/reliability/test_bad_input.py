@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,9 +23,18 @@ from hypothesis import strategies as st
 from airhook import senders
 
 from . import figures
-from .corpus import (CONTENT_TYPES, NASTY_BODIES, NASTY_HEADER_VALUES, NASTY_STRINGS, bodies,
-                     content_types, header_values, json_path_mutations, timestamp_ok,
-                     timestamp_shapes)
+from .corpus import (
+    CONTENT_TYPES,
+    NASTY_BODIES,
+    NASTY_HEADER_VALUES,
+    NASTY_STRINGS,
+    bodies,
+    content_types,
+    header_values,
+    json_path_mutations,
+    timestamp_ok,
+    timestamp_shapes,
+)
 from .harness import NOW, Case, Harness, canary
 from .profiles import PROFILES, Profile, Request
 

@@ -20,6 +20,7 @@ import uuid
 from typing import Any
 
 from airhook.airflow.auth import EXPIRY_MARGIN
+from tests.pubsub_push import PushIdentity, PushProxy
 from tools.local_airflow import AirflowServer
 from tools.ports import port_open
 
@@ -30,7 +31,6 @@ from .profiles import PROFILES
 from .proxy import CountingProxy
 from .servers import airhook_server, scan
 from .test_load import NAMES, expected_run_id, runs_with
-from tests.pubsub_push import PushIdentity, PushProxy
 
 
 def kill_api(airflow: AirflowServer) -> None:

@@ -13,7 +13,7 @@ import http.client
 import json
 import socket
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

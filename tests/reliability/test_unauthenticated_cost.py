@@ -18,7 +18,7 @@ from __future__ import annotations
 import resource
 import time
 import tracemalloc
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -13,11 +13,11 @@ import importlib.metadata
 import json
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-
 from tfenv import REPO, TERRAFORM, Tools
 
 EXAMPLES = sorted(p.name for p in (TERRAFORM / "examples").iterdir() if (p / "main.tf").is_file())

@@ -12,14 +12,34 @@ from typing import Any
 import pytest
 
 from airhook.airflow.auth import AirflowJwtAuth, GoogleAuth
-from airhook.airflow.client import (PAUSED_TIMEOUT, PAUSED_TTL, AirflowClient, HttpTransport, Outcome, Probe, build_transport,
-                                    classify, parse_version, redact, request_body)
+from airhook.airflow.client import (
+    PAUSED_TIMEOUT,
+    PAUSED_TTL,
+    AirflowClient,
+    HttpTransport,
+    Outcome,
+    Probe,
+    build_transport,
+    classify,
+    parse_version,
+    redact,
+    request_body,
+)
 from airhook.airflow.composer import ComposerTransport
 from airhook.airflow.transport import Reply, make_pool
 from airhook.config import AirflowConfig, AuthConfig
 from airhook.deliver import permanent
-from airhook.errors import (AirflowAuthError, AirflowError, AirflowRejected, AirflowServerError,
-                            AirflowUnavailable, AssetNotFound, DagNotFound, RunRefused, TargetNotFound)
+from airhook.errors import (
+    AirflowAuthError,
+    AirflowError,
+    AirflowRejected,
+    AirflowServerError,
+    AirflowUnavailable,
+    AssetNotFound,
+    DagNotFound,
+    RunRefused,
+    TargetNotFound,
+)
 from airhook.routing import Trigger
 from tests.stubs import Recorded, StubServer, scripted, stub_server
 from tools.ports import free_port

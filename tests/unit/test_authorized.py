@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pytest
 

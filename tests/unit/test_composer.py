@@ -15,11 +15,10 @@ from airhook.airflow.client import AirflowClient, HttpTransport, build_transport
 from airhook.airflow.composer import ComposerTransport
 from airhook.airflow.transport import make_pool
 from airhook.config import AirflowConfig, AuthConfig
-from airhook.errors import (AirflowAuthError, AirflowRejected, AirflowServerError, AirflowUnavailable,
-                            TargetNotFound)
+from airhook.errors import AirflowAuthError, AirflowRejected, AirflowServerError, AirflowUnavailable, TargetNotFound
 from airhook.routing import Trigger
-from tests.unit.test_airflow_client import calls, dags, paths
 from tests.stubs import Answer, Recorded, StubServer, scripted, stub_server
+from tests.unit.test_airflow_client import calls, dags, paths
 from tools.ports import free_port
 
 ENVIRONMENT = "projects/acme/locations/europe-west1/environments/prod"

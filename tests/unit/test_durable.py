@@ -7,7 +7,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import flask
 import pytest
@@ -24,11 +25,25 @@ from airhook.airflow.client import Outcome
 from airhook.deliver import Breaker, Deliverer, Pushed, Verdict, permanent
 from airhook.delivery import Delivery
 from airhook.enqueue import Enqueuer
-from airhook.envelope import (SIGNATURE_ATTRIBUTE, BadEnvelopeSignature, Envelope, MalformedEnvelope,
-                              UnsignedEnvelope, parse_timestamp, rfc3339, verify)
-from airhook.errors import (AirflowAuthError, AirflowError, AirflowRejected, AirflowServerError,
-                            AirflowUnavailable, ConfigError, DagNotFound, PayloadTooLarge,
-                            QueueUnavailable)
+from airhook.envelope import (
+    SIGNATURE_ATTRIBUTE,
+    Envelope,
+    MalformedEnvelope,
+    parse_timestamp,
+    rfc3339,
+    verify,
+)
+from airhook.errors import (
+    AirflowAuthError,
+    AirflowError,
+    AirflowRejected,
+    AirflowServerError,
+    AirflowUnavailable,
+    ConfigError,
+    DagNotFound,
+    PayloadTooLarge,
+    QueueUnavailable,
+)
 from airhook.http import deliver_event
 from airhook.pubsub import Message, PubSub, Received, attribute
 from airhook.receiver import Receiver

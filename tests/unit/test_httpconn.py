@@ -15,9 +15,9 @@ import ssl
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 from cryptography import x509
@@ -38,7 +38,7 @@ class Tls:
 
 def make_tls(directory: Path, names: list[x509.GeneralName]) -> Tls:
     """A throw-away CA and a leaf for ``names`` (the certificate a private Airflow would serve)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(hours=1)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "airhook test CA")])

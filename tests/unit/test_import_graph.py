@@ -8,8 +8,8 @@ order still breaks when a new entry point imports the other module first.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -8,16 +8,25 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from airhook.airflow.client import AirflowClient, build_transport, request_body
 from airhook.airflow.mwaa import MAX_PATH, MwaaTransport
 from airhook.config import AirflowConfig, AuthConfig
-from airhook.errors import (AirflowAuthError, AirflowRejected, AirflowServerError, AirflowUnavailable,
-                            ConfigError, DagNotFound, RunRefused, TargetNotFound)
+from airhook.errors import (
+    AirflowAuthError,
+    AirflowRejected,
+    AirflowServerError,
+    AirflowUnavailable,
+    ConfigError,
+    DagNotFound,
+    RunRefused,
+    TargetNotFound,
+)
 from airhook.routing import Trigger
 from tests.mwaa_endpoint import ACCESS_KEY, REGION, MwaaEndpoint, aws_environ, dag_runs
 from tests.stubs import stub_server

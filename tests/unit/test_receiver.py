@@ -4,14 +4,21 @@ client (real Airflow answers are covered in tests/integration)."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from airhook import config
 from airhook.airflow.client import Outcome
-from airhook.errors import (AirflowAuthError, AirflowRejected, AirflowServerError, AirflowUnavailable,
-                            DagNotFound, PayloadTooLarge)
+from airhook.errors import (
+    AirflowAuthError,
+    AirflowRejected,
+    AirflowServerError,
+    AirflowUnavailable,
+    DagNotFound,
+    PayloadTooLarge,
+)
 from airhook.receiver import Receiver, Response
 from airhook.routing import Trigger
 from airhook.senders.github import sign

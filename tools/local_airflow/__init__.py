@@ -40,12 +40,21 @@ from tools.processes import STOP_GRACE
 
 from .api import ApiResponse, http_request
 from .errors import ApiError, InstallError, LocalAirflowError, StartError
-from .install import (AIRFLOW2_OLDEST_VERSION, AIRFLOW2_VERSION, AIRFLOW3_VERSION, INSTALL_TIMEOUT,
-                      OLD_AIRFLOW2_PINS, RESOLVE_AS_OF, cache_dir, ensure_uv, ensure_venv, uv_env,
-                      venv_path)
+from .install import (
+                      AIRFLOW2_OLDEST_VERSION,
+                      AIRFLOW2_VERSION,
+                      AIRFLOW3_VERSION,
+                      INSTALL_TIMEOUT,
+                      OLD_AIRFLOW2_PINS,
+                      RESOLVE_AS_OF,
+                      cache_dir,
+                      ensure_uv,
+                      ensure_venv,
+                      uv_env,
+                      venv_path,
+)
 from .postgres import PostgresCluster
-from .server import (DEFAULT_DAGS_FOLDER, DEMO_DAG_IDS, PASSWORD, START_TIMEOUT, USERNAME, AirflowServer,
-                     Db)
+from .server import DEFAULT_DAGS_FOLDER, DEMO_DAG_IDS, PASSWORD, START_TIMEOUT, USERNAME, AirflowServer, Db
 
 __all__ = [
     "AIRFLOW2_OLDEST_VERSION", "AIRFLOW2_VERSION", "AIRFLOW3_VERSION", "DEFAULT_DAGS_FOLDER",

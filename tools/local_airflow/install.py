@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import InstallError
 from tools.processes import run_logged
+
+from .errors import InstallError
 
 log = logging.getLogger("airhook.local_airflow")
 

@@ -6,9 +6,9 @@ senders that name the event in the body carry it in the payload."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 from ... import senders
 from ...senders.base import EXAMPLES_DIR, Example

@@ -4,11 +4,11 @@ count runs; they do not need them executed)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 try:  # Airflow 3
-    from airflow.sdk import DAG
     from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.sdk import DAG
 except ImportError:  # Airflow 2.x
     from airflow import DAG
     from airflow.operators.empty import EmptyOperator
@@ -16,7 +16,7 @@ except ImportError:  # Airflow 2.x
 with DAG(
     dag_id="reliability_sink",
     schedule=None,
-    start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2024, 1, 1, tzinfo=UTC),
     catchup=False,
     is_paused_upon_creation=True,
     max_active_runs=1,

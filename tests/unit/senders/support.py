@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets as _secrets
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from airhook.delivery import Inbound
 from airhook.senders import Source, build_source

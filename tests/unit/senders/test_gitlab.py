@@ -5,14 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import standardwebhooks.webhooks as stdwh
 
-from airhook.errors import (BadSignature, ConfigError, MalformedRequest, MissingSignature,
-                            TimestampOutOfWindow)
+from airhook.errors import BadSignature, ConfigError, MalformedRequest, MissingSignature, TimestampOutOfWindow
 
 from .support import DROP, NOW, fresh_secret, inbound, source
 
@@ -33,7 +32,7 @@ def token_request(token: Any = TOKEN, body: bytes = BODY, **extra: Any):
 
 
 def signed_request(body: bytes = BODY, *, secret: str = SIGNING, timestamp: int = NOW, **extra: Any):
-    signature = stdwh.Webhook(secret).sign("wh-1", datetime.fromtimestamp(timestamp, tz=timezone.utc), body.decode())
+    signature = stdwh.Webhook(secret).sign("wh-1", datetime.fromtimestamp(timestamp, tz=UTC), body.decode())
     return inbound(body, {"webhook-id": "wh-1", "webhook-timestamp": str(timestamp),
                           "webhook-signature": signature, "x-gitlab-event": "Push Hook", **extra})
 

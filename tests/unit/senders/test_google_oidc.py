@@ -8,8 +8,9 @@ import base64
 import datetime as dt
 import json
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -18,8 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from google.auth import crypt, jwt
 
-from airhook.errors import (BadSignature, ConfigError, MissingSignature, TimestampOutOfWindow,
-                            VerificationUnavailable)
+from airhook.errors import BadSignature, ConfigError, MissingSignature, TimestampOutOfWindow, VerificationUnavailable
 from airhook.senders.google_oidc import REFETCH_INTERVAL, CertCache
 
 from .support import DROP, NOW, inbound, source

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -152,7 +152,7 @@ def test_slack_slash_command_maps_form_fields(receiver: Receiver, client: Record
 
 def test_standard_webhooks_delivery(receiver: Receiver, client: RecordingClient) -> None:
     body = json.dumps({"type": "user.created", "data": {"id": "user_2"}}).encode()
-    signature = stdwh.Webhook(CLERK_SECRET).sign("msg_1", datetime.fromtimestamp(NOW, tz=timezone.utc), body.decode())
+    signature = stdwh.Webhook(CLERK_SECRET).sign("msg_1", datetime.fromtimestamp(NOW, tz=UTC), body.decode())
     headers = {"svix-id": "msg_1", "svix-timestamp": str(NOW), "svix-signature": signature}  # Clerk sends svix-*
     response = post(receiver, "/clerk", body, headers)
     assert response.status == 200 and response.body["runs"][0]["dag_run_id"] == "airhook__clerk__user__msg_1"

@@ -16,8 +16,7 @@ import pytest
 from airhook.cli import signing
 from airhook.delivery import Delivery, Inbound
 from airhook.errors import ConfigError
-from airhook.senders import (_TYPES, DEFAULT_DEADLINE, SenderType, build_source, default_deadline, sender,
-                             types)
+from airhook.senders import _TYPES, DEFAULT_DEADLINE, SenderType, build_source, default_deadline, sender, types
 from airhook.senders.base import EXAMPLES_DIR
 
 from .support import NOW

@@ -16,9 +16,9 @@ import hmac
 import json
 import os
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
 
 import pytest
 import standardwebhooks.webhooks as stdwh
@@ -42,7 +42,7 @@ def hex_mac(body: bytes, secret: str = SECRET) -> str:
 
 
 def gitlab_signed(body: bytes, msg_id: str, timestamp: int = NOW) -> str:
-    return stdwh.Webhook(SIGNING).sign(msg_id, datetime.fromtimestamp(timestamp, tz=timezone.utc), body.decode())
+    return stdwh.Webhook(SIGNING).sign(msg_id, datetime.fromtimestamp(timestamp, tz=UTC), body.decode())
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from airhook.errors import (BadSignature, MalformedRequest, MissingSignature, TimestampOutOfWindow,
-                            UnsupportedMediaType)
+from airhook.errors import BadSignature, MalformedRequest, MissingSignature, TimestampOutOfWindow, UnsupportedMediaType
 from airhook.senders.slack import sign, verify_signature
 
 from .support import DROP, NOW, fresh_secret, inbound, source

@@ -7,15 +7,21 @@ import base64
 import json
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import standardwebhooks.webhooks as stdwh
 import svix.webhooks
 
-from airhook.errors import (BadSignature, ConfigError, MalformedRequest, MissingSignature,
-                            TimestampOutOfWindow, UnsupportedMediaType)
+from airhook.errors import (
+    BadSignature,
+    ConfigError,
+    MalformedRequest,
+    MissingSignature,
+    TimestampOutOfWindow,
+    UnsupportedMediaType,
+)
 from airhook.senders.standard_webhooks import decode_secret, sign, verify_signature
 
 from .support import DROP, NOW, inbound, source
@@ -40,7 +46,7 @@ MSG_ID = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
 
 
 def sdk_signature(body: bytes = BODY, secret: str = SECRET, timestamp: int = NOW, msg_id: str = MSG_ID) -> str:
-    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    moment = datetime.fromtimestamp(timestamp, tz=UTC)
     return stdwh.Webhook(secret).sign(msg_id, moment, body.decode())
 
 
@@ -81,7 +87,7 @@ def test_the_sdk_accepts_our_signature() -> None:
 
 
 def test_svix_headers_are_accepted_by_standard_webhooks_and_by_svix() -> None:
-    svix_signed = svix.webhooks.Webhook(SECRET).sign(MSG_ID, datetime.fromtimestamp(NOW, tz=timezone.utc),
+    svix_signed = svix.webhooks.Webhook(SECRET).sign(MSG_ID, datetime.fromtimestamp(NOW, tz=UTC),
                                                       BODY.decode())
     svix_headers = {"svix-id": MSG_ID, "svix-timestamp": str(NOW), "svix-signature": svix_signed}
     assert SOURCE.verify(inbound(BODY, svix_headers), NOW).delivery_id == MSG_ID

@@ -8,8 +8,14 @@ from typing import Any
 import pytest
 import stripe
 
-from airhook.errors import (BadSignature, ConfigError, MalformedRequest, MissingSignature,
-                            TimestampOutOfWindow, UnsupportedMediaType)
+from airhook.errors import (
+    BadSignature,
+    ConfigError,
+    MalformedRequest,
+    MissingSignature,
+    TimestampOutOfWindow,
+    UnsupportedMediaType,
+)
 from airhook.senders.stripe import sign, verify_signature
 
 from .support import DROP, NOW, fresh_secret, inbound, source

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from .support import DROP, NOW, fresh_secret, inbound, source
 SECRET = fresh_secret()
 OLD_SECRET = fresh_secret()
 SOURCE = source("zendesk", secrets=[SECRET, OLD_SECRET])
-ISO_NOW = datetime.fromtimestamp(NOW, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+ISO_NOW = datetime.fromtimestamp(NOW, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 BODY = json.dumps({"type": "zen:event-type:ticket.created", "id": "cbe4028c-7239-495d-b020-f22348516046",
                    "detail": {"id": "35436"}}).encode()
 
