@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -18,7 +19,7 @@ import yaml
 
 from .. import config as config_module
 from .. import logs
-from ..airflow.client import EVENT_ID_KEY, DEDUPE_WINDOW, Outcome
+from ..airflow.client import EVENT_ID_KEY, DEDUPE_WINDOW, PAUSED_TTL, Outcome
 from ..config import AirflowConfig, Config
 from ..errors import (AirflowError, AirflowRejected, AirflowUnavailable, AirhookError, AssetNotFound,
                       ConfigError, DagNotFound)
@@ -105,7 +106,7 @@ def build_state(major: int | None = None, *, path: str | os.PathLike[str] | None
         log("CRITICAL", f"airhook plugin is not serving webhooks: {exc.detail}", error="config_error",
             component="plugin")
         return State(None, exc.detail)
-    client = LocalAirflowClient(config.airflow, major=major)
+    client = LocalAirflowClient(config.airflow, major=major, log=log)
     return State(Receiver(config, client))
 
 
@@ -129,24 +130,72 @@ class LocalAirflowClient:
     created by the code Airflow's own REST endpoint runs (``POST .../dags/{id}/dagRuns``), with
     the same run id, conf and note; a run id that exists is a duplicate, as the REST API's 409."""
 
-    def __init__(self, config: AirflowConfig | None = None, *, major: int | None = None) -> None:
+    def __init__(self, config: AirflowConfig | None = None, *, major: int | None = None,
+                 clock: Callable[[], float] = time.monotonic, log: Callable[..., None] = logs.emit) -> None:
         self.config = config
         self.major = major if major is not None else airflow_major()
         self._lock = threading.Lock()
         self._dag_bag: Any = None
+        self._clock = clock
+        self._log = log
+        self._paused: dict[str, tuple[float, bool | None]] = {}
+        self._paused_lock = threading.Lock()
+        #: how many times Airflow's records were asked whether a DAG is paused (tests)
+        self.paused_lookups = 0
 
     def trigger(self, trigger: Trigger, deadline: float | None = None) -> Outcome:
         from sqlalchemy.exc import IntegrityError, OperationalError
         try:
             if trigger.asset is not None:
                 return self._asset_event(trigger)
-            return self._trigger3(trigger) if self.major >= 3 else self._trigger2(trigger)
+            outcome = self._trigger3(trigger) if self.major >= 3 else self._trigger2(trigger)
         except IntegrityError:
             # Two deliveries of one event racing: the loser's insert hits the unique run id.
-            return Outcome("duplicate", 409)
+            outcome = Outcome("duplicate", 409)
         except OperationalError as exc:
             # The metadata database is down or overloaded: the sender retries later.
             raise AirflowUnavailable(f"Airflow's metadata database: {type(exc.orig).__name__}") from None
+        return self._with_paused(trigger, outcome)
+
+    # ---- paused DAGs: as AirflowClient._trigger_once and dag_paused, from DagModel.is_paused
+
+    def _with_paused(self, trigger: Trigger, outcome: Outcome) -> Outcome:
+        """The outcome with ``dag_paused``, and the function's WARNING when the DAG is paused:
+        the run exists but will not start until someone unpauses the DAG."""
+        assert trigger.dag_id is not None
+        paused = self.dag_paused(trigger.dag_id)
+        if paused:
+            self._log("WARNING", f"DAG {trigger.dag_id} is paused: run {trigger.dag_run_id} is "
+                      "queued but will not start until the DAG is unpaused", component="airflow",
+                      dag_id=trigger.dag_id, dag_run_id=trigger.dag_run_id, dag_paused=True)
+        return Outcome(outcome.status, outcome.airflow_status, paused)
+
+    def dag_paused(self, dag_id: str) -> bool | None:
+        """Is the DAG paused? ``DagModel.is_paused``, kept for PAUSED_TTL per DAG as the function
+        keeps ``GET /dags/{id}``. Never raises: not knowing is no reason to fail a run that
+        exists (None)."""
+        cached = self._paused.get(dag_id)
+        if cached is not None and cached[0] > self._clock():
+            return cached[1]
+        with self._paused_lock:  # concurrent first triggers: one lookup
+            cached = self._paused.get(dag_id)
+            if cached is not None and cached[0] > self._clock():
+                return cached[1]
+            self.paused_lookups += 1
+            try:
+                paused = self._lookup_paused(dag_id)
+            except Exception:  # the metadata database failing here: the run exists all the same
+                paused = None
+            self._paused[dag_id] = (self._clock() + PAUSED_TTL, paused)
+            return paused
+
+    def _lookup_paused(self, dag_id: str) -> bool | None:
+        from sqlalchemy import select
+        from airflow.models.dag import DagModel
+        from airflow.utils.session import create_session
+        with create_session() as session:
+            value = session.scalar(select(DagModel.is_paused).where(DagModel.dag_id == dag_id).limit(1))
+        return value if isinstance(value, bool) else None
 
     # ---- Airflow 3: airflow.api_fastapi.core_api.routes.public.dag_run.trigger_dag_run
 

@@ -113,7 +113,7 @@ def render(state: core.State, source: str | None, delivery: str | None, base: st
     config = state.receiver.config
     parts.append("<h2>Sources</h2><table><tr><th>source</th><th>type</th><th>endpoint</th></tr>")
     for name, spec in config.sources.items():
-        parts.append(f"<tr><td>{e(name)}</td><td>{e(type(spec).__name__)}</td>"
+        parts.append(f"<tr><td>{e(name)}</td><td>{e(spec.type)}</td>"
                      f"<td><code>POST {e(base)}/airhook/{e(name)}</code></td></tr>")
     parts.append("</table><h2>Routes</h2><table><tr><th>route</th><th>source</th><th>events</th>"
                  "<th>target</th><th>paused</th></tr>")
