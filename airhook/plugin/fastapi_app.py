@@ -22,9 +22,13 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from ..errors import MalformedRequest, PayloadTooLarge
-from ..http import DRAIN_MAX_BYTES, DRAIN_SECONDS
 from ..receiver import Response
 from . import core, page
+
+#: airhook.http's DRAIN_MAX_BYTES and DRAIN_SECONDS (the function's bounded drain), repeated here:
+#: airhook.http imports Flask, which Airflow 3's environment does not have.
+DRAIN_MAX_BYTES = 32 * 1024 * 1024
+DRAIN_SECONDS = 5.0
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 

@@ -54,7 +54,10 @@ def webhook(source: str) -> flask.Response:
         # DRAIN_SECONDS (a client that sends it all before reading gets the 413, not a reset),
         # and the connection closes.
         request._cached_data = b""  # type: ignore[attr-defined]
-        stream, length = request.stream, request.content_length
+        # wsgi.input (gunicorn's reader, bounded by Content-Length), not request.stream: the
+        # webserver sets MAX_CONTENT_LENGTH ([webserver] allowed_payload_size, 1 MiB), and werkzeug
+        # 3 raises RequestEntityTooLarge on touching request.stream of a longer body.
+        stream, length = request.environ.get("wsgi.input"), request.content_length
         sock = request.environ.get("gunicorn.socket")
         response.call_on_close(lambda: drain(stream, length, sock))
         response.headers["Connection"] = "close"

@@ -118,3 +118,14 @@ def test_a_paused_dag_is_reported_once_a_minute(answers: list[Any], expected: bo
     assert [a[0] for a, _ in logged] == (["WARNING"] * 2 if warned else [])
     if warned:
         assert logged[0][1]["dag_paused"] is True and logged[0][1]["dag_id"] == "d"
+
+
+def test_airflow3_drains_as_the_function() -> None:
+    """fastapi_app repeats airhook.http's drain bounds (it cannot import Flask): they stay equal."""
+    import ast
+    from airhook import http
+    tree = ast.parse((ROOT / "airhook" / "plugin" / "fastapi_app.py").read_text())
+    values = {t.id: ast.literal_eval(node.value) if not isinstance(node.value, ast.BinOp) else eval(
+        compile(ast.Expression(node.value), "fastapi_app", "eval"))
+        for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+    assert (values["DRAIN_MAX_BYTES"], values["DRAIN_SECONDS"]) == (http.DRAIN_MAX_BYTES, http.DRAIN_SECONDS)
