@@ -10,18 +10,27 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import yaml
 
 from .. import config as config_module
 from .. import logs
-from ..airflow.client import EVENT_ID_KEY, DEDUPE_WINDOW, Outcome
+from ..airflow.client import DEDUPE_WINDOW, EVENT_ID_KEY, PAUSED_TTL, Outcome
 from ..config import AirflowConfig, Config
-from ..errors import (AirflowError, AirflowRejected, AirflowUnavailable, AirhookError, AssetNotFound,
-                      ConfigError, DagNotFound)
+from ..errors import (
+    AirflowError,
+    AirflowRejected,
+    AirflowUnavailable,
+    AirhookError,
+    AssetNotFound,
+    ConfigError,
+    DagNotFound,
+)
 from ..receiver import Receiver, error_response
 from ..responses import Response
 from ..routing import Trigger
@@ -106,7 +115,7 @@ def build_state(major: int | None = None, *, path: str | os.PathLike[str] | None
         log("CRITICAL", f"airhook plugin is not serving webhooks: {exc.detail}", error="config_error",
             component="plugin")
         return State(None, exc.detail)
-    client = LocalAirflowClient(config.airflow, major=major)
+    client = LocalAirflowClient(config.airflow, major=major, log=log)
     return State(Receiver(config, client))
 
 
@@ -130,35 +139,83 @@ class LocalAirflowClient:
     created by the code Airflow's own REST endpoint runs (``POST .../dags/{id}/dagRuns``), with
     the same run id, conf and note; a run id that exists is a duplicate, as the REST API's 409."""
 
-    def __init__(self, config: AirflowConfig | None = None, *, major: int | None = None) -> None:
+    def __init__(self, config: AirflowConfig | None = None, *, major: int | None = None,
+                 clock: Callable[[], float] = time.monotonic, log: Callable[..., None] = logs.emit) -> None:
         self.config = config
         self.major = major if major is not None else airflow_major()
         self._lock = threading.Lock()
         self._dag_bag: Any = None
+        self._clock = clock
+        self._log = log
+        self._paused: dict[str, tuple[float, bool | None]] = {}
+        self._paused_lock = threading.Lock()
+        #: how many times Airflow's records were asked whether a DAG is paused (tests)
+        self.paused_lookups = 0
 
     def trigger(self, trigger: Trigger, deadline: float | None = None) -> Outcome:
         from sqlalchemy.exc import IntegrityError, OperationalError
         try:
             if trigger.asset is not None:
                 return self._asset_event(trigger)
-            return self._trigger3(trigger) if self.major >= 3 else self._trigger2(trigger)
+            outcome = self._trigger3(trigger) if self.major >= 3 else self._trigger2(trigger)
         except IntegrityError:
             # Two deliveries of one event racing: the loser's insert hits the unique run id.
-            return Outcome("duplicate", 409)
+            outcome = Outcome("duplicate", 409)
         except OperationalError as exc:
             # The metadata database is down or overloaded: the sender retries later.
             raise AirflowUnavailable(f"Airflow's metadata database: {type(exc.orig).__name__}") from None
+        return self._with_paused(trigger, outcome)
+
+    # ---- paused DAGs: as AirflowClient._trigger_once and dag_paused, from DagModel.is_paused
+
+    def _with_paused(self, trigger: Trigger, outcome: Outcome) -> Outcome:
+        """The outcome with ``dag_paused``, and the function's WARNING when the DAG is paused:
+        the run exists but will not start until someone unpauses the DAG."""
+        assert trigger.dag_id is not None
+        paused = self.dag_paused(trigger.dag_id)
+        if paused:
+            self._log("WARNING", f"DAG {trigger.dag_id} is paused: run {trigger.dag_run_id} is "
+                      "queued but will not start until the DAG is unpaused", component="airflow",
+                      dag_id=trigger.dag_id, dag_run_id=trigger.dag_run_id, dag_paused=True)
+        return Outcome(outcome.status, outcome.airflow_status, paused)
+
+    def dag_paused(self, dag_id: str) -> bool | None:
+        """Is the DAG paused? ``DagModel.is_paused``, kept for PAUSED_TTL per DAG as the function
+        keeps ``GET /dags/{id}``. Never raises: not knowing is no reason to fail a run that
+        exists (None)."""
+        cached = self._paused.get(dag_id)
+        if cached is not None and cached[0] > self._clock():
+            return cached[1]
+        with self._paused_lock:  # concurrent first triggers: one lookup
+            cached = self._paused.get(dag_id)
+            if cached is not None and cached[0] > self._clock():
+                return cached[1]
+            self.paused_lookups += 1
+            try:
+                paused = self._lookup_paused(dag_id)
+            except Exception:  # the metadata database failing here: the run exists all the same
+                paused = None
+            self._paused[dag_id] = (self._clock() + PAUSED_TTL, paused)
+            return paused
+
+    def _lookup_paused(self, dag_id: str) -> bool | None:
+        from airflow.models.dag import DagModel
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+        with create_session() as session:
+            value = session.scalar(select(DagModel.is_paused).where(DagModel.dag_id == dag_id).limit(1))
+        return value if isinstance(value, bool) else None
 
     # ---- Airflow 3: airflow.api_fastapi.core_api.routes.public.dag_run.trigger_dag_run
 
     def _trigger3(self, trigger: Trigger) -> Outcome:
-        from fastapi import HTTPException
-        from starlette.requests import Request
         from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
         from airflow.api_fastapi.core_api.routes.public.dag_run import trigger_dag_run
         from airflow.models.dagrun import DagRun
         from airflow.utils.session import create_session
+        from fastapi import HTTPException
         from sqlalchemy import select
+        from starlette.requests import Request
 
         body = TriggerDAGRunPostBody(dag_run_id=trigger.dag_run_id, logical_date=None,
                                      conf=dict(trigger.conf), note=trigger.note)
@@ -186,13 +243,13 @@ class LocalAirflowClient:
         """``post_dag_run``'s body, step for step: it reads the request and the logged-in user
         from Flask's globals, so it cannot be called for a webhook."""
         import pendulum
-        from sqlalchemy import select
         from airflow.models.dag import DagModel
         from airflow.models.dagrun import DagRun
         from airflow.utils import timezone
         from airflow.utils.session import create_session
         from airflow.utils.state import DagRunState
         from airflow.utils.types import DagRunType
+        from sqlalchemy import select
 
         with create_session() as session:
             model = session.scalar(select(DagModel).where(DagModel.is_active, DagModel.dag_id == trigger.dag_id)
@@ -243,8 +300,8 @@ class LocalAirflowClient:
     def _asset_event(self, trigger: Trigger) -> Outcome:
         """Unless an event with this delivery's event id is among the asset's latest (Airflow does
         not dedupe asset events; the function does the same through the REST API)."""
-        from sqlalchemy import or_, select
         from airflow.utils.session import create_session
+        from sqlalchemy import or_, select
         assert trigger.asset is not None
         extra = {**trigger.conf, EVENT_ID_KEY: trigger.dag_run_id}
         with create_session() as session:

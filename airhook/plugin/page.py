@@ -11,8 +11,9 @@ plugin apps itself, so every read here goes through one of those.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .. import runs
 from ..config import Config, Route
@@ -47,14 +48,14 @@ def _delivery_run(dag_id: str, run_id: str, state: str, created: str, note: str,
 def recent(config: Config, *, source: str | None = None, delivery: str | None = None,
            limit: int = LIMIT) -> list[Row]:
     """Runs of the routes' DAGs whose run ids are airhook's, newest first (Airflow's ORM)."""
-    from sqlalchemy import select
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     dag_ids = sorted({r.dag_id for r in config.routes if r.dag_id is not None})
     if not dag_ids:
         return []
-    order = getattr(DagRun, "queued_at")
+    order = DagRun.queued_at
     query = (select(DagRun).where(DagRun.dag_id.in_(dag_ids), DagRun.run_id.like("airhook\\_\\_%", escape="\\"))
              .order_by(order.desc().nulls_last()).limit(max(limit * 4, 200)))
     if delivery:
@@ -75,9 +76,9 @@ def recent(config: Config, *, source: str | None = None, delivery: str | None = 
 
 
 def paused(dag_ids: Sequence[str]) -> dict[str, bool | None]:
-    from sqlalchemy import select
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
+    from sqlalchemy import select
     with create_session() as session:
         found = {d: p for d, p in session.execute(
             select(DagModel.dag_id, DagModel.is_paused).where(DagModel.dag_id.in_(list(dag_ids))))}
@@ -102,7 +103,7 @@ def render(state: core.State, source: str | None, delivery: str | None, base: st
     config = state.receiver.config
     parts.append("<h2>Sources</h2><table><tr><th>source</th><th>type</th><th>endpoint</th></tr>")
     for name, spec in config.sources.items():
-        parts.append(f"<tr><td>{e(name)}</td><td>{e(type(spec).__name__)}</td>"
+        parts.append(f"<tr><td>{e(name)}</td><td>{e(spec.type)}</td>"
                      f"<td><code>POST {e(base)}/airhook/{e(name)}</code></td></tr>")
     parts.append("</table><h2>Routes</h2><table><tr><th>route</th><th>source</th><th>events</th>"
                  "<th>target</th><th>paused</th></tr>")
@@ -135,9 +136,9 @@ def appbuilder_view() -> dict[str, Any]:
     """Airflow 2: the page as a Flask-AppBuilder view under Browse, behind FAB's login and the
     permission to read DAG runs."""
     import flask
-    from flask_appbuilder import BaseView, expose
     from airflow.auth.managers.models.resource_details import DagAccessEntity
     from airflow.www.auth import has_access_dag
+    from flask_appbuilder import BaseView, expose
 
     guard: Callable[[Any], Any] = has_access_dag("GET", DagAccessEntity.RUN)
 

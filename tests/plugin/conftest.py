@@ -35,6 +35,10 @@ routes:
       repo: body.repository.full_name
       pusher: body.pusher.name
     note: "join('', ['push ', body.after])"
+  - name: paused
+    source: github
+    events: [issues]
+    dag_id: billing_sync     # paused by test_a_paused_dag_is_reported
   - name: orders
     source: github
     events: [release]

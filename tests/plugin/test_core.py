@@ -84,3 +84,49 @@ def test_the_function_deploys_only_what_it_uses() -> None:
     assert deployed == {"functions-framework", "flask", "google-auth", "jmespath", "pyyaml"}
     dev = (ROOT / "requirements-dev.txt").read_text()
     assert "-r requirements.txt" in dev and "\nrequests==" in dev
+
+
+@pytest.mark.parametrize("answers, expected, warned", [
+    ([True], True, True),
+    ([False], False, False),
+    ([None], None, False),                     # no such DagModel row: not known
+    ([RuntimeError("db down")], None, False),  # never raises: the run exists all the same
+])
+def test_a_paused_dag_is_reported_once_a_minute(answers: list[Any], expected: bool | None,
+                                                warned: bool) -> None:
+    from airhook.airflow.client import PAUSED_TTL, Outcome
+    from airhook.routing import Trigger
+    now = [0.0]
+    logged: list[tuple[Any, ...]] = []
+    client = core.LocalAirflowClient(major=3, clock=lambda: now[0], log=lambda *a, **k: logged.append((a, k)))
+
+    def lookup(dag_id: str) -> bool | None:
+        answer = answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    client._lookup_paused = lookup  # type: ignore[method-assign]
+    trigger = Trigger(route="r", dag_id="d", dag_run_id="airhook__s__r__1", conf={})
+    for status in ("queued", "duplicate"):
+        outcome = client._with_paused(trigger, Outcome(status, 200))
+        assert outcome == Outcome(status, 200, expected)
+    assert client.paused_lookups == 1
+    now[0] += PAUSED_TTL + 1
+    client.dag_paused("d")
+    assert client.paused_lookups == 2
+    assert [a[0] for a, _ in logged] == (["WARNING"] * 2 if warned else [])
+    if warned:
+        assert logged[0][1]["dag_paused"] is True and logged[0][1]["dag_id"] == "d"
+
+
+def test_airflow3_drains_as_the_function() -> None:
+    """fastapi_app repeats airhook.http's drain bounds (it cannot import Flask): they stay equal."""
+    import ast
+
+    from airhook import http
+    tree = ast.parse((ROOT / "airhook" / "plugin" / "fastapi_app.py").read_text())
+    values = {t.id: ast.literal_eval(node.value) if not isinstance(node.value, ast.BinOp) else eval(
+        compile(ast.Expression(node.value), "fastapi_app", "eval"))
+        for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+    assert (values["DRAIN_MAX_BYTES"], values["DRAIN_SECONDS"]) == (http.DRAIN_MAX_BYTES, http.DRAIN_SECONDS)
