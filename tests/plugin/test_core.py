@@ -78,10 +78,10 @@ def test_the_package_registers_the_plugin_and_pins_nothing() -> None:
 
 
 def test_the_function_deploys_only_what_it_uses() -> None:
-    """requests is the CLI's (and the tests'); Cloud Functions installs requirements.txt."""
+    """requests is the CLI's (and the tests'); Cloud Functions installs requirements.txt (urllib3: httpconn)."""
     deployed = {line.split("==")[0].lower() for line in (ROOT / "requirements.txt").read_text().splitlines()
                 if line and not line.startswith("#")}
-    assert deployed == {"functions-framework", "flask", "google-auth", "jmespath", "pyyaml"}
+    assert deployed == {"functions-framework", "flask", "google-auth", "jmespath", "pyyaml", "urllib3"}
     dev = (ROOT / "requirements-dev.txt").read_text()
     assert "-r requirements.txt" in dev and "\nrequests==" in dev
 
