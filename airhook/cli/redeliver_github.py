@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from .options import common
 from .output import FAILED, OK, CliError, Output
@@ -184,7 +184,16 @@ class GitHub:
             if not page or (oldest and min(oldest) < since):
                 return
             match = _NEXT.search(response.headers.get("Link", ""))
-            url = match.group(1) if match else None
+            url = self._same_origin(match.group(1)) if match else None
+
+    def _same_origin(self, url: str) -> str:
+        """``url`` (a ``Link: rel="next"`` from GitHub's answer) if it is on the API's own scheme,
+        host and port: the session carries the token, which must never go to another host."""
+        want, got = urlsplit(self.api_url), urlsplit(url)
+        if (got.scheme, got.hostname, got.port) != (want.scheme, want.hostname, want.port):
+            raise CliError(f"GitHub's next page is on another origin ({got.scheme}://{got.hostname}); "
+                           "not following it with the token", FAILED)
+        return url
 
     def redeliver(self, repo: str, hook_id: int, attempt_id: int) -> tuple[bool, str]:
         url = f"{self.api_url}/repos/{_repo_path(repo)}/hooks/{hook_id}/deliveries/{attempt_id}/attempts"

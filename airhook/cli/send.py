@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,7 +36,7 @@ examples:
   airhook send github --list-examples
 
 The secret: the source's first secret, read from the environment as the function reads it
-(e.g. GITHUB_WEBHOOK_SECRET=... airhook send github), or --secret. The URL: --url, else
+(e.g. GITHUB_WEBHOOK_SECRET=... airhook send github), or --secret-file. The URL: --url, else
 $AIRHOOK_URL, else http://127.0.0.1:8080 (make run); /SOURCE is added to a URL without a path.
 """
 
@@ -60,7 +62,10 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help=f"send {DRY_RUN_HEADER}: true and ${OPERATOR_TOKEN_ENV} (the function's operator "
                         "token); the function verifies and routes, triggers nothing")
-    parser.add_argument("--secret", metavar="S", help="sign with this instead of the configured secret")
+    # A secret never goes on the command line (ps, shell history and CI logs show argv): the
+    # environment the config names, or a file.
+    parser.add_argument("--secret-file", metavar="FILE",
+                        help="sign with the secret in FILE (- for stdin) instead of the configured one")
     parser.add_argument("--id-token", metavar="JWT", help="google-oidc: send this ID token instead of minting one")
     parser.add_argument("--header", "-H", metavar="'K: V'", action="append", help="an extra header (repeatable)")
     parser.add_argument("--content-type", metavar="TYPE", help="default: the example's, or guessed from the payload")
@@ -102,7 +107,7 @@ def load_source(path: str, name: str, environ: Mapping[str, str], *, secret_give
         first = missing[0]
         names = ", ".join(sorted({m.name for m in missing}))
         raise CliError(f"{file.path}:{first.line}: environment variable(s) not set: {names} "
-                       f"(source {name!r} needs them as the function does; set them, or pass --secret)")
+                       f"(source {name!r} needs them as the function does; set them, or pass --secret-file)")
     spec = dict(sources[name]) if isinstance(sources[name], dict) else {}
     spec.pop("deadline", None)
     # The document is escaped for config.parse (every ${ as $${); undo that for this source only.
@@ -130,10 +135,25 @@ def redacted(headers: Mapping[str, str], source: Any) -> dict[str, str]:
     return {k: ("***" if k.lower() in secret_headers else v) for k, v in headers.items()}
 
 
+def read_secret(path: str | None) -> str | None:
+    """The secret in ``path`` (``-``: stdin), without its trailing newline; None without a path."""
+    if path is None:
+        return None
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"--secret-file {path}: cannot read it ({type(exc).__name__})") from None
+    secret = text.rstrip("\r\n")
+    if not secret:
+        raise CliError(f"--secret-file {path}: empty")
+    return secret
+
+
 def run(args: argparse.Namespace, out: Output) -> int:
     environ = os.environ
     path = config_path(args)
-    source = load_source(path, args.source, environ, secret_given=args.secret is not None)
+    secret = read_secret(args.secret_file)
+    source = load_source(path, args.source, environ, secret_given=secret is not None)
     if args.list_examples:
         return _list_examples(source.type, out, args.json)
     body = payload.load(source.type, args.payload, args.example, args.content_type)
@@ -152,7 +172,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     draft = signing.Draft(body=body.body, content_type=body.content_type, event=args.event or body.event,
                           delivery_id=args.redeliver, headers=extra)
     outbound = signing.prepare(source, draft, url=url, now=time.time(),
-                               key=signing.signing_key(source, args.secret), id_token=id_token)
+                               key=signing.signing_key(source, secret), id_token=id_token)
     status, answer, raw = _post(outbound, args.timeout)
     request = {"method": "POST", "url": outbound.url, "headers": redacted(outbound.headers, source),
                "delivery_id": outbound.delivery_id, "redeliver": outbound.redeliver,

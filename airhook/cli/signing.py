@@ -234,7 +234,7 @@ def _with_query(url: str, query: str) -> str:
 
 def signing_key(source: Any, override: str | None = None) -> bytes | None:
     """The credential ``source`` verifies with: the first (newest) secret, or ``override``
-    (``--secret``) in the form the config takes it (the type's own ``signing_key``).
+    (``--secret-file``) in the form the config takes it (the type's own ``signing_key``).
 
     Raises:
         CliError: ``override`` is not a credential of the form the type takes.

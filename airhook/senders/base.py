@@ -133,7 +133,7 @@ class Example:
 
 def first_secret(source: Any, override: str | None) -> bytes | None:
     """The credential a secret-keyed source signs with: its first (newest) secret, or
-    ``override`` (``--secret``) as the config would take it."""
+    ``override`` (``--secret-file``) as the config would take it."""
     if override is not None:
         return override.encode("utf-8")
     secret: bytes = source.secrets[0]

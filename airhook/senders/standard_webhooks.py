@@ -185,14 +185,14 @@ def sign_delivery(c: Outgoing) -> None:
 
 
 def decoded_override(override: str) -> bytes:
-    """``--secret`` for a whsec_ type: its decoded key.
+    """``--secret-file`` for a whsec_ type: its decoded key.
 
     Raises:
         SigningError: not a whsec_<base64> secret.
     """
     decoded = decode_secret(override)
     if decoded is None:
-        raise SigningError("--secret: expected a whsec_<base64> secret for this source")
+        raise SigningError("--secret-file: expected a whsec_<base64> secret for this source")
     return decoded
 
 

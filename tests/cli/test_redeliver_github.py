@@ -36,6 +36,8 @@ class GitHubStandIn:
         self.pages = pages
         self.refuse = refuse
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        #: where the ``Link: rel="next"`` points (None: this stand-in itself)
+        self.next_base: str | None = None
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -59,7 +61,7 @@ class GitHubStandIn:
                     page = int(query.get("cursor", ["0"])[0])
                     headers = {}
                     if page + 1 < len(stand_in.pages):
-                        headers["Link"] = (f'<{stand_in.url}{HOOK}/deliveries?per_page=100&cursor={page + 1}>; '
+                        headers["Link"] = (f'<{stand_in.next_base or stand_in.url}{HOOK}/deliveries?per_page=100&cursor={page + 1}>; '
                                            'rel="next"')
                     return self._answer(200, stand_in.pages[page], headers)
                 if self.command == "POST" and parts.path.startswith(f"{HOOK}/deliveries/") and parts.path.endswith("/attempts"):
@@ -144,6 +146,16 @@ def test_a_longer_window_reaches_the_next_page(github: GitHubStandIn) -> None:
     result = run(github, "--since", since, "--dry-run", "--json")
     assert [r["guid"] for r in result.json()["redeliveries"]] == ["guid-G", "guid-F", "guid-E", "guid-A"]
     assert len(github.gets()) == 3
+
+
+@pytest.mark.parametrize("next_base", ["http://localhost:{port}", "https://127.0.0.1:{port}", "http://127.0.0.1:1"])
+def test_a_next_page_on_another_origin_is_not_followed_with_the_token(github: GitHubStandIn, next_base: str) -> None:
+    """The session carries GITHUB_TOKEN: a Link to another scheme, host or port is refused (12.7)."""
+    github.next_base = next_base.format(port=urlsplit(github.url).port)
+    since = (datetime.now(UTC) - timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = run(github, "--since", since, "--dry-run")
+    assert result.code == 1 and "not following it with the token" in result.stderr
+    assert len(github.gets()) == 1
 
 
 def test_nothing_to_do(github: GitHubStandIn) -> None:

@@ -116,9 +116,11 @@ def test_send_github_human_output(github_function: tuple[FunctionServer, Path]) 
     assert "\033[" not in result.stdout  # not a terminal: no colour
 
 
-def test_send_with_a_wrong_secret_is_refused(github_function: tuple[FunctionServer, Path]) -> None:
+def test_send_with_a_wrong_secret_is_refused(github_function: tuple[FunctionServer, Path], tmp_path: Path) -> None:
     server, config = github_function
-    result = airhook("send", "github", "--url", server.url, "--config", str(config), "--secret", "wrong")
+    (tmp_path / "secret").write_text("wrong\n")
+    result = airhook("send", "github", "--url", server.url, "--config", str(config),
+                     "--secret-file", str(tmp_path / "secret"))
     assert result.code == 1
     assert "401" in result.stdout and "unauthorized: signature verification failed" in result.stdout
 
@@ -129,7 +131,14 @@ def test_send_needs_the_sources_secret(github_function: tuple[FunctionServer, Pa
     assert result.code == 2
     assert result.stderr.splitlines() == [
         f"airhook: error: {config}:7: environment variable(s) not set: GITHUB_WEBHOOK_SECRET "
-        "(source 'github' needs them as the function does; set them, or pass --secret)"]
+        "(source 'github' needs them as the function does; set them, or pass --secret-file)"]
+
+
+def test_a_secret_never_goes_on_the_command_line() -> None:
+    """Issue 12.7: argv is visible to ps, shell history and CI logs; secrets come from the
+    environment the config names or from --secret-file."""
+    result = airhook("send", "github", "--secret", "s3cret")  # at most a file name, never the secret
+    assert result.code == 2 and "--secret-file s3cret: cannot read it" in result.stderr
 
 
 def test_send_to_nothing_is_one_line(tmp_path: Path) -> None:
