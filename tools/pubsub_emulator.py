@@ -6,9 +6,8 @@ integration tests and ``bench/durable.py``. Standard library only.
         emulator.create_push_subscription("airhook-deliver", topic, "http://127.0.0.1:8081/")
 
 The gcloud wrapper starts a Java child: both run in their own process group, which :meth:`stop`
-signals (never processes by name). Facts about the emulator's behaviour that tests rely on are in
-../shared/reference/pubsub-emulator.md: without a ``retryPolicy`` it redelivers a failed push about
-every second; with one and several failing messages it stalls, so tests leave it off.
+signals (never processes by name). Facts about the emulator's behaviour that tests rely on (seen
+here): without a ``retryPolicy`` it redelivers a failed push about every second; with one and several failing messages it stalls, so tests leave it off.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from airhook.senders.twilio import sign, signed_string, url_variants
 
 from .support import NOW, fresh_secret, inbound, source
 
-# Published in the Twilio SDKs' tests (see ../shared/reference/webhook-signatures.md).
+# Published in the Twilio SDKs' own tests (twilio-python's test_request_validator.py).
 DOC_TOKEN = "12345"
 DOC_URL = "https://mycompany.com/myapp.php"
 DOC_QUERY = "foo=1&bar=2"
