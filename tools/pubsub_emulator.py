@@ -7,7 +7,8 @@ integration tests and ``bench/durable.py``. Standard library only.
 
 The gcloud wrapper starts a Java child: both run in their own process group, which :meth:`stop`
 signals (never processes by name). Facts about the emulator's behaviour that tests rely on (seen
-here): without a ``retryPolicy`` it redelivers a failed push about every second; with one and several failing messages it stalls, so tests leave it off.
+here): without a ``retryPolicy`` it redelivers a failed push about every second; with one and
+several failing messages it stalls, so tests leave it off.
 """
 
 from __future__ import annotations

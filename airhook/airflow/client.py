@@ -20,6 +20,7 @@ from ..errors import AirflowError, AirflowRejected, AirflowServerError, AirflowU
 from ..httpconn import Http, Reply
 from ..routing import Trigger, TriggerStatus, unstorable
 from .auth import Auth, build_auth
+from .paused import PausedCache, warn_if_paused
 from .replies import classify, reason, redact
 from .transport import HttpTransport, Probe, Transport, make_pool, parse_version
 
@@ -28,9 +29,6 @@ from .transport import HttpTransport, Probe, Transport, make_pool, parse_version
 EVENT_ID_KEY = "airhook_event_id"
 #: How many of an asset's latest events are searched for a redelivered event id.
 DEDUPE_WINDOW = 100
-#: How long a DAG's paused state is trusted: at most one ``GET /dags/{id}`` per DAG per minute
-#: and instance, and an unpause shows within a minute.
-PAUSED_TTL = 60.0
 #: The paused check runs after the run exists, on the sender's time: it may not hold the answer
 #: back for long (a slow answer is "not known" for PAUSED_TTL).
 PAUSED_TIMEOUT = 2.0
@@ -119,10 +117,7 @@ class AirflowClient:
         self._sleep = sleep
         self._log = log
         self._asset_ids: dict[str, int] = {}
-        self._paused: dict[str, tuple[float, bool | None]] = {}
-        self._paused_lock = threading.Lock()
-        #: how many times Airflow was asked whether a DAG is paused (tests and benchmarks)
-        self.paused_lookups = 0
+        self._paused = PausedCache(clock)
 
     # ------------------------------------------------------------------------------------ version
 
@@ -182,10 +177,7 @@ class AirflowClient:
         if reply.status in (200, 201, 409):
             status: TriggerStatus = "queued" if reply.status != 409 else "duplicate"
             paused = self.dag_paused(trigger.dag_id, min(timeout, PAUSED_TIMEOUT))
-            if paused:
-                self._log("WARNING", f"DAG {trigger.dag_id} is paused: run {trigger.dag_run_id} is "
-                          "queued but will not start until the DAG is unpaused", component="airflow",
-                          dag_id=trigger.dag_id, dag_run_id=trigger.dag_run_id, dag_paused=True)
+            warn_if_paused(self._log, trigger.dag_id, trigger.dag_run_id, paused)
             return Outcome(status, reply.status, paused)
         if reply.status == 405 or (reply.status == 404 and not _about_dag(reply)):
             # The path itself does not exist (Airflow 3 answers 405 to POST /api/v1/...: its UI
@@ -203,23 +195,20 @@ class AirflowClient:
     def dag_paused(self, dag_id: str, timeout: float) -> bool | None:
         """Is the DAG paused? ``GET /dags/{id}``, kept for PAUSED_TTL per DAG. Never raises: not
         knowing is no reason to fail a run that Airflow has already created (None)."""
-        cached = self._paused.get(dag_id)
-        if cached is not None and cached[0] > self._clock():
-            return cached[1]
-        with self._paused_lock:  # concurrent first triggers: one lookup
-            cached = self._paused.get(dag_id)
-            if cached is not None and cached[0] > self._clock():
-                return cached[1]
-            self.paused_lookups += 1
+        def lookup() -> bool | None:
             try:
                 reply = self.get(f"/dags/{quote(dag_id, safe='')}", f"DAG {dag_id!r}", timeout)
-                data = reply.json()
-                value = data.get("is_paused") if isinstance(data, dict) else None
-                paused = value if isinstance(value, bool) else None
             except AirflowError:
-                paused = None
-            self._paused[dag_id] = (self._clock() + PAUSED_TTL, paused)
-            return paused
+                return None
+            data = reply.json()
+            value = data.get("is_paused") if isinstance(data, dict) else None
+            return value if isinstance(value, bool) else None
+        return self._paused.get(dag_id, lookup)
+
+    @property
+    def paused_lookups(self) -> int:
+        """How many times Airflow was asked whether a DAG is paused (tests and benchmarks)."""
+        return self._paused.lookups
 
     # ------------------------------------------------------------------------------------ assets
 

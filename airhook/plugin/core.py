@@ -20,7 +20,8 @@ import yaml
 
 from .. import config as config_module
 from .. import logs
-from ..airflow.client import DEDUPE_WINDOW, EVENT_ID_KEY, PAUSED_TTL, Outcome
+from ..airflow.client import DEDUPE_WINDOW, EVENT_ID_KEY, Outcome
+from ..airflow.paused import PausedCache, warn_if_paused
 from ..config import AirflowConfig, Config
 from ..errors import (
     AirflowError,
@@ -147,10 +148,7 @@ class LocalAirflowClient:
         self._dag_bag: Any = None
         self._clock = clock
         self._log = log
-        self._paused: dict[str, tuple[float, bool | None]] = {}
-        self._paused_lock = threading.Lock()
-        #: how many times Airflow's records were asked whether a DAG is paused (tests)
-        self.paused_lookups = 0
+        self._paused = PausedCache(clock)
 
     def trigger(self, trigger: Trigger, deadline: float | None = None) -> Outcome:
         from sqlalchemy.exc import IntegrityError, OperationalError
@@ -173,30 +171,24 @@ class LocalAirflowClient:
         the run exists but will not start until someone unpauses the DAG."""
         assert trigger.dag_id is not None
         paused = self.dag_paused(trigger.dag_id)
-        if paused:
-            self._log("WARNING", f"DAG {trigger.dag_id} is paused: run {trigger.dag_run_id} is "
-                      "queued but will not start until the DAG is unpaused", component="airflow",
-                      dag_id=trigger.dag_id, dag_run_id=trigger.dag_run_id, dag_paused=True)
+        warn_if_paused(self._log, trigger.dag_id, trigger.dag_run_id, paused)
         return Outcome(outcome.status, outcome.airflow_status, paused)
 
     def dag_paused(self, dag_id: str) -> bool | None:
         """Is the DAG paused? ``DagModel.is_paused``, kept for PAUSED_TTL per DAG as the function
         keeps ``GET /dags/{id}``. Never raises: not knowing is no reason to fail a run that
         exists (None)."""
-        cached = self._paused.get(dag_id)
-        if cached is not None and cached[0] > self._clock():
-            return cached[1]
-        with self._paused_lock:  # concurrent first triggers: one lookup
-            cached = self._paused.get(dag_id)
-            if cached is not None and cached[0] > self._clock():
-                return cached[1]
-            self.paused_lookups += 1
+        def lookup() -> bool | None:
             try:
-                paused = self._lookup_paused(dag_id)
+                return self._lookup_paused(dag_id)
             except Exception:  # the metadata database failing here: the run exists all the same
-                paused = None
-            self._paused[dag_id] = (self._clock() + PAUSED_TTL, paused)
-            return paused
+                return None
+        return self._paused.get(dag_id, lookup)
+
+    @property
+    def paused_lookups(self) -> int:
+        """How many times Airflow's records were asked whether a DAG is paused (tests)."""
+        return self._paused.lookups
 
     def _lookup_paused(self, dag_id: str) -> bool | None:
         from airflow.models.dag import DagModel

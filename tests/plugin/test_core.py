@@ -94,7 +94,8 @@ def test_the_function_deploys_only_what_it_uses() -> None:
 ])
 def test_a_paused_dag_is_reported_once_a_minute(answers: list[Any], expected: bool | None,
                                                 warned: bool) -> None:
-    from airhook.airflow.client import PAUSED_TTL, Outcome
+    from airhook.airflow.client import Outcome
+    from airhook.airflow.paused import PAUSED_TTL
     from airhook.routing import Trigger
     now = [0.0]
     logged: list[tuple[Any, ...]] = []

@@ -14,7 +14,6 @@ import pytest
 from airhook.airflow.auth import AirflowJwtAuth, GoogleAuth
 from airhook.airflow.client import (
     PAUSED_TIMEOUT,
-    PAUSED_TTL,
     AirflowClient,
     HttpTransport,
     Outcome,
@@ -26,6 +25,7 @@ from airhook.airflow.client import (
     request_body,
 )
 from airhook.airflow.composer import ComposerTransport
+from airhook.airflow.paused import PAUSED_TTL
 from airhook.airflow.transport import Reply, make_pool
 from airhook.config import AirflowConfig, AuthConfig
 from airhook.deliver import permanent
