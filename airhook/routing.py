@@ -98,6 +98,12 @@ def default_run_id(source: str, route: str, delivery_id: str) -> str:
     return prefix + delivery_id
 
 
+#: What evaluating an expression over payload data may raise: JMESPath's own errors, recursion on
+#: deep values, and the bare TypeError that jmespath 1.1.0's max_by/min_by raise comparing mixed
+#: types (``max_by([{n: ''}, {n: 0}], &n)``), found by the long bad-input profile.
+EVALUATION_ERRORS = (JMESPathError, RecursionError, TypeError, ValueError)
+
+
 def decide(route: Route, delivery: Delivery, document: dict[str, Any]) -> Decision:
     if route.source != delivery.source:
         return Decision(route.name, False, f"source is {delivery.source!r}, route wants {route.source!r}")
@@ -106,8 +112,8 @@ def decide(route: Route, delivery: Delivery, document: dict[str, Any]) -> Decisi
     if route.when is not None:
         try:
             value = route.when.search(document)
-        except (JMESPathError, RecursionError) as exc:  # comparisons of deep values recurse
-            return Decision(route.name, False, f"'when' could not be evaluated: {exc}")
+        except EVALUATION_ERRORS as exc:
+            return Decision(route.name, False, f"'when' could not be evaluated: {type(exc).__name__}")
         if not truthy(value):
             return Decision(route.name, False, f"'when' is {json.dumps(value)[:80]}")
     return Decision(route.name, True, "matched")
@@ -169,7 +175,7 @@ def _evaluate(route: Route, key: str, expression: Any, document: dict[str, Any])
         value = expression.search(document)
         check_depth(value)  # json.dumps of the run's conf recurses too
         return value
-    except (JMESPathError, RecursionError, MalformedRequest) as exc:
+    except (*EVALUATION_ERRORS, MalformedRequest) as exc:
         # The exception's message quotes the offending value, i.e. payload data: log its class only.
         raise RouteError(f"route {route.name}: {key} failed: {type(exc).__name__}",
                          public=f"route {route.name!r}: {key} could not be evaluated") from None

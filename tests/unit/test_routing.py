@@ -184,3 +184,21 @@ def test_notes_fit_airflows_column(text: str, expected: str) -> None:
     """Airflow keeps a run's note in 1,000 characters and answers 422 to a longer one."""
     from airhook.routing import scrub
     assert scrub(text) == expected
+
+
+def test_a_library_type_error_in_an_expression_is_a_route_error_not_a_500() -> None:
+    """jmespath 1.1.0's max_by raises a bare TypeError comparing mixed types (found by the long
+    bad-input profile as a 500): in `when` the route does not match, in `conf` it is a RouteError."""
+    import jmespath
+
+    from airhook.errors import RouteError
+    from airhook.routing import _evaluate, decide
+
+    document = {"body": {"items": [{"n": ""}, {"n": 0}]}}
+    route = type("R", (), {"name": "r", "source": "s", "events": None,
+                           "when": jmespath.compile("max_by(body.items, &n) != null")})()
+    delivery = type("D", (), {"source": "s", "event": "e"})()
+    decision = decide(route, delivery, document)  # type: ignore[arg-type]
+    assert not decision.matched and decision.reason == "'when' could not be evaluated: TypeError"
+    with pytest.raises(RouteError, match="conf.x failed: TypeError"):
+        _evaluate(route, "conf.x", jmespath.compile("max_by(body.items, &n)"), document)  # type: ignore[arg-type]
